@@ -1,0 +1,277 @@
+"""Data loading: quick mode, the shared data folder, the cache, and real downloads from a local server."""
+
+import csv
+import gzip
+import hashlib
+import http.server
+import io
+import tarfile
+import threading
+
+import pytest
+
+import torchnlp
+
+BOOK = "mysterious_island/1268-0.txt"
+
+
+# -- quick mode: small real samples shipped in the repository, no network
+
+
+def test_quick_loaders_work_offline_without_data_folder(quick):
+    train, test, classes, vocab = torchnlp.load_dataset("ag_news")
+    assert (len(train), len(test)) == (6000, 1600)
+    assert classes == ["World", "Sports", "Business", "Sci/Tech"]
+    assert {label for label, _ in train + test} == {0, 1, 2, 3}
+    assert vocab.itos[:2] == ["<pad>", "<unk>"]
+    train, test, classes, vocab = torchnlp.load_dataset("imdb")
+    assert (len(train), len(test)) == (2000, 1000)
+    assert classes == ["neg", "pos"]
+    assert sum(label for label, _ in train) == 1000
+    book = torchnlp.load_book()
+    assert len(book) == 100_000 and book.startswith("THE MYSTERIOUS ISLAND")
+
+
+def test_quick_ag_news_split_is_fixed_and_disjoint(quick):
+    train, test = torchnlp.load_ag_news("train"), torchnlp.load_ag_news("test")
+    assert train == torchnlp.load_ag_news("train")
+    assert not {text for _, text in train} & {text for _, text in test}
+
+
+def test_unknown_names_raise(quick):
+    with pytest.raises(ValueError, match="unknown data set 'mnist'"):
+        torchnlp.load_dataset("mnist")
+    with pytest.raises(ValueError, match="split"):
+        torchnlp.load_imdb("validation")
+    with pytest.raises(ValueError, match="unknown data file"):
+        torchnlp.find_data_file("imdb/unsup.csv")
+
+
+# -- full mode, with TORCHNLP_DATA pointing at the shared data folder
+
+
+def test_full_imdb_and_book(full):
+    train, test, classes, vocab = torchnlp.load_dataset("imdb")
+    assert (len(train), len(test)) == (25000, 25000)
+    assert sum(label for label, _ in train) == sum(label for label, _ in test) == 12500
+    assert any(text.startswith("I rented I AM CURIOUS-YELLOW") and label == 0 for label, text in train)
+    book = torchnlp.load_book()
+    assert (len(book), len(set(book))) == (1_112_350, 80)
+    assert book.startswith("THE MYSTERIOUS ISLAND")
+
+
+def test_full_ag_news_without_train_split_fails_clearly(full):
+    assert len(torchnlp.load_ag_news("test")) == 7600
+    with pytest.raises(torchnlp.DataError) as error:
+        torchnlp.load_dataset("ag_news")
+    message = str(error.value)
+    assert "AG News' train split (ag_news/train.csv)" in message
+    assert torchnlp.AG_NEWS_URL + "train.csv" in message
+    assert str(torchnlp.cache_dir() / "ag_news" / "train.csv") in message
+    assert "TORCHNLP_DATA" in message
+
+
+def test_data_folder_comes_before_cache(full, monkeypatch, tmp_path):
+    # A corrupt copy in the cache is never read while TORCHNLP_DATA has a good one...
+    cached = torchnlp.cache_dir() / BOOK
+    cached.parent.mkdir(parents=True)
+    cached.write_text("THE MYSTERIOUS ISLAND corrupt End of the Project Gutenberg")
+    assert len(torchnlp.load_book()) == 1_112_350
+    # ...and is refused, not used, once the data folder lacks the file.
+    monkeypatch.setenv("TORCHNLP_DATA", str(tmp_path / "empty"))
+    assert torchnlp.find_data_file(BOOK) == cached
+    with pytest.raises(torchnlp.DataError, match="does not match its checksum"):
+        torchnlp.load_book()
+
+
+def test_gzipped_copy_is_read_and_checked(no_data, monkeypatch, tmp_path):
+    folder = tmp_path / "data"
+    (folder / "mysterious_island").mkdir(parents=True)
+    content = (torchnlp.QUICK_DIR / BOOK).read_bytes()
+    (folder / (BOOK + ".gz")).write_bytes(gzip.compress(content))
+    monkeypatch.setenv("TORCHNLP_DATA", str(folder))
+    monkeypatch.setitem(torchnlp.DATA_FILES, BOOK, ("the book", "http://127.0.0.1:9/none", sha256(content)))
+    assert torchnlp.read_data_file(BOOK) == content
+    assert len(torchnlp.load_book()) == 100_000
+
+
+# -- downloads, against an HTTP server on 127.0.0.1
+
+
+def sha256(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    routes = {}  # path -> (body, bytes actually sent)
+
+    def do_GET(self):
+        if self.path not in self.routes:
+            self.send_error(404)
+            return
+        body, sent = self.routes[self.path]
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body[:sent])  # fewer bytes than announced = an interrupted transfer
+        self.close_connection = True
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server():
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    Handler.routes = {}
+    yield Handler.routes, f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def leftovers(folder):
+    return sorted(p.name for p in folder.rglob("*") if p.is_file())
+
+
+def test_download_success(server, tmp_path):
+    routes, base = server
+    body = (torchnlp.QUICK_DIR / BOOK).read_bytes()
+    routes["/book.txt"] = (body, len(body))
+    target = tmp_path / "dl" / "book.txt"
+    torchnlp.download(base + "/book.txt", target, sha256=sha256(body))
+    assert target.read_bytes() == body
+    assert leftovers(tmp_path) == ["book.txt"]
+
+
+def test_download_wrong_checksum_leaves_no_file(server, tmp_path):
+    routes, base = server
+    routes["/book.txt"] = (b"not the book", 12)
+    with pytest.raises(torchnlp.DataError, match="checksum"):
+        torchnlp.download(base + "/book.txt", tmp_path / "book.txt", sha256="0" * 64)
+    assert leftovers(tmp_path) == []
+
+
+def test_download_interrupted_leaves_no_file(server, tmp_path):
+    routes, base = server
+    body = (torchnlp.QUICK_DIR / BOOK).read_bytes()
+    routes["/book.txt"] = (body, len(body) // 2)
+    with pytest.raises(torchnlp.DataError, match="interrupted"):
+        torchnlp.download(base + "/book.txt", tmp_path / "book.txt")  # no checksum: the length still catches it
+    assert leftovers(tmp_path) == []
+
+
+def test_missing_file_is_downloaded_into_cache_once(server, no_data, monkeypatch):
+    routes, base = server
+    body = (torchnlp.QUICK_DIR / BOOK).read_bytes()
+    routes["/1268-0.txt"] = (body, len(body))
+    monkeypatch.setitem(torchnlp.DATA_FILES, BOOK, ("the book", base + "/1268-0.txt", sha256(body)))
+    assert len(torchnlp.load_book()) == 100_000
+    assert (no_data / BOOK).read_bytes() == body
+    routes.clear()  # the second load reads the cache
+    assert len(torchnlp.load_book()) == 100_000
+
+
+def test_server_gone_gives_clear_offline_error(no_data, monkeypatch):
+    # Nothing listens on port 9 of 127.0.0.1: the connection is refused, as offline.
+    monkeypatch.setitem(torchnlp.DATA_FILES, BOOK, ("The Mysterious Island", "http://127.0.0.1:9/1268-0.txt", "0" * 64))
+    with pytest.raises(torchnlp.DataError) as error:
+        torchnlp.load_book()
+    message = str(error.value)
+    assert f"The Mysterious Island ({BOOK}) is not in" in message
+    assert "http://127.0.0.1:9/1268-0.txt" in message and str(no_data / BOOK) in message
+    assert leftovers(no_data.parent) == []
+
+
+def test_http_error_is_reported(server, no_data, monkeypatch):
+    _, base = server
+    monkeypatch.setitem(torchnlp.DATA_FILES, BOOK, ("the book", base + "/missing.txt", "0" * 64))
+    with pytest.raises(torchnlp.DataError, match="404"):
+        torchnlp.load_book()
+
+
+# -- IMDb: the original archive is converted into the course's CSV layout
+
+
+def imdb_archive(reviews):
+    """A tar.gz laid out like aclImdb_v1.tar.gz, from {(split, label, id, rating): text}."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        members = list(reviews.items()) + [(("unsup", "", 0, 0), "ignored"), (("train", "", 0, 0), "ignored")]
+        for (split, label, review_id, rating), text in members:
+            name = f"aclImdb/{split}/{label}/{review_id}_{rating}.txt" if label else f"aclImdb/{split}/labeledBow.feat"
+            data = text.encode("utf-8")
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+REVIEWS = {
+    ("train", "pos", 10, 9): 'Great, "really" great.<br />Loved it',
+    ("train", "pos", 2, 8): "Fine, with a comma",
+    ("train", "neg", 7, 1): "Awful.",
+    ("test", "neg", 0, 2): "Bad — très mauvais",
+    ("test", "pos", 1, 10): "Good",
+}
+
+
+def test_convert_imdb_archive(tmp_path):
+    archive = tmp_path / "aclImdb_v1.tar.gz"
+    archive.write_bytes(imdb_archive(REVIEWS))
+    torchnlp.convert_imdb_archive(archive, tmp_path)
+    with gzip.open(tmp_path / "train.csv.gz", "rt", encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows == [
+        ["label", "text"],
+        ["neg", "Awful."],
+        ["pos", "Fine, with a comma"],
+        ["pos", 'Great, "really" great.<br />Loved it'],
+    ]
+    assert leftovers(tmp_path) == ["aclImdb_v1.tar.gz", "test.csv.gz", "train.csv.gz"]
+
+
+def test_convert_rejects_other_archives(tmp_path):
+    archive = tmp_path / "other.tar.gz"
+    archive.write_bytes(imdb_archive({}))
+    with pytest.raises(torchnlp.DataError, match="no train reviews"):
+        torchnlp.convert_imdb_archive(archive, tmp_path)
+
+
+def test_imdb_download_converts_archive_once(server, no_data, monkeypatch):
+    routes, base = server
+    archive = imdb_archive(REVIEWS)
+    routes["/aclImdb_v1.tar.gz"] = (archive, len(archive))
+    url = base + "/aclImdb_v1.tar.gz"
+    monkeypatch.setattr(torchnlp, "IMDB_URL", url)
+    monkeypatch.setattr(torchnlp, "IMDB_MD5", hashlib.md5(archive).hexdigest())
+    expected = {
+        "train": 'label,text\nneg,Awful.\npos,"Fine, with a comma"\npos,"Great, ""really"" great.<br />Loved it"\n',
+        "test": "label,text\nneg,Bad — très mauvais\npos,Good\n",
+    }
+    for split, text in expected.items():
+        monkeypatch.setitem(torchnlp.DATA_FILES, f"imdb/{split}.csv", ("IMDb", url, sha256(text.encode())))
+    train, test, classes, vocab = torchnlp.load_dataset("imdb")
+    assert train == [(0, "Awful."), (1, "Fine, with a comma"), (1, 'Great, "really" great.<br />Loved it')]
+    assert test == [(0, "Bad — très mauvais"), (1, "Good")]
+    assert leftovers(no_data) == ["test.csv.gz", "train.csv.gz"]  # the archive is gone once converted
+    routes.clear()
+    assert torchnlp.load_imdb("test") == test
+
+
+def test_imdb_conversion_reproduces_shared_csv_bytes(full, tmp_path):
+    """An archive rebuilt from the shared CSVs converts back to the very same bytes (same sha256)."""
+    reviews = {}
+    for split in ("train", "test"):
+        rows = torchnlp.read_csv(f"imdb/{split}.csv")[1:]
+        counters = {"neg": 0, "pos": 0}
+        for label, text in rows:  # ids 0..12499 in file order; ratings are not stored, any will do
+            reviews[(split, label, counters[label], 1 if label == "neg" else 10)] = text
+            counters[label] += 1
+    archive = tmp_path / "aclImdb_v1.tar.gz"
+    archive.write_bytes(imdb_archive(reviews))
+    torchnlp.convert_imdb_archive(archive, tmp_path)
+    for split in ("train", "test"):
+        data = gzip.decompress((tmp_path / f"{split}.csv.gz").read_bytes())
+        assert sha256(data) == torchnlp.DATA_FILES[f"imdb/{split}.csv"][2]

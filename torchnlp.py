@@ -1,0 +1,903 @@
+"""Helpers for the course *Recurrent Neural Networks with PyTorch*.
+
+One file, read top to bottom:
+
+1. environment: device, seeding, quick mode;
+2. data files: where a file comes from (``TORCHNLP_DATA``, the user cache, a
+   verified download) and the three data sets (AG News, IMDb, the book);
+3. text: the ``basic_english`` tokenizer and a vocabulary;
+4. batching: encode once, pad (``padify``/``pad_length``), bucket by length;
+5. models: the classifier and the character language model the lessons reuse;
+6. loops: ``train_epoch``, ``evaluate``, ``train``, ``plot_history``;
+7. characters: sequence pairs from a text and ``generate``.
+
+Why the loops are fast (the seed course ran at ~170 samples/s on a 2-core CPU):
+texts are tokenized and encoded **once** (not in every batch); batches hold
+texts of **similar length** (little padding, so little wasted recurrence);
+the LSTM reads **packed** sequences (it stops at each text's real end); the
+batch is larger (128 rather than 16) with a learning rate to match, so the
+optimizer's update of the large embedding matrix happens 8x less often per
+epoch; evaluation runs under ``torch.no_grad``. ``benchmarks/`` measures it.
+"""
+
+from __future__ import annotations
+
+import collections
+import csv
+import gzip
+import hashlib
+import io
+import os
+import random
+import tarfile
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence
+from tqdm.auto import tqdm
+
+# ----------------------------------------------------------------------------
+# 1. Environment
+
+
+def quick_mode() -> bool:
+    """True when the environment variable ``TORCHNLP_QUICK`` is set (and not ``0``).
+
+    In quick mode the loaders read small real samples shipped in the repository
+    (``data/quick``) and never touch the network, so that every lesson runs in
+    well under a minute on a laptop CPU. CI runs the notebooks this way.
+    """
+    return os.environ.get("TORCHNLP_QUICK", "") not in ("", "0")
+
+
+def get_device() -> torch.device:
+    """The best available device: CUDA, else Apple's MPS, else the CPU."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int = 0) -> None:
+    """Seed Python's and PyTorch's random generators (CPU and GPU) with ``seed``.
+
+    Two runs of a lesson on the same machine then give the same numbers.
+    """
+    random.seed(seed)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+# ----------------------------------------------------------------------------
+# 2. Data files
+
+REPO_DIR = Path(__file__).resolve().parent
+QUICK_DIR = REPO_DIR / "data" / "quick"
+
+AG_NEWS_URL = "https://raw.githubusercontent.com/mhjabreel/CharCnn_Keras/master/data/ag_news_csv/"
+IMDB_URL = "http://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
+IMDB_MD5 = "7c2ac02c03563afcf9b574c7e56c153a"
+BOOK_URL = "https://raw.githubusercontent.com/rasbt/machine-learning-book/main/ch15/1268-0.txt"
+
+# name in a data folder -> (what it is, where to download it, sha256 of its uncompressed content).
+# The IMDb files are made from the downloaded archive (see ``convert_imdb_archive``).
+DATA_FILES = {
+    "ag_news/train.csv": (
+        "AG News' train split",
+        AG_NEWS_URL + "train.csv",
+        "76a0a2d2f92b286371fe4d4044640910a04a803fdd2538e0f3f29a5c6f6b672e",
+    ),
+    "ag_news/test.csv": (
+        "AG News' test split",
+        AG_NEWS_URL + "test.csv",
+        "521465c2428ed7f02f8d6db6ffdd4b5447c1c701962353eb2c40d548c3c85699",
+    ),
+    "imdb/train.csv": (
+        "IMDb's train split",
+        IMDB_URL,
+        "0da4f5de397b3df584f7d200f6a96f6493d7720faae0dee600af373294da1c07",
+    ),
+    "imdb/test.csv": (
+        "IMDb's test split",
+        IMDB_URL,
+        "2f35ccfa37a82ed41d9b5e50c2752fb0792115116d182d3d69a59c6278c170ef",
+    ),
+    "mysterious_island/1268-0.txt": (
+        "The Mysterious Island",
+        BOOK_URL,
+        "355bfdc3f9b5e384b1918e817dd086ce0df97f4d294c69f032fb70b95c1e737c",
+    ),
+}
+
+
+class DataError(RuntimeError):
+    """A data file is missing, cannot be downloaded, or fails its checksum."""
+
+
+def cache_dir() -> Path:
+    """The user's cache folder for data: ``$XDG_CACHE_HOME/torchnlp`` or ``~/.cache/torchnlp``."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "torchnlp"
+
+
+def data_folders() -> list[Path]:
+    """The folders searched for data files, in order.
+
+    Quick mode: only the repository's samples. Otherwise ``$TORCHNLP_DATA`` (if
+    set), then the cache. Each has the layout ``ag_news/train.csv``,
+    ``imdb/test.csv``, ``mysterious_island/1268-0.txt`` (CSVs may be ``.csv.gz``).
+    """
+    if quick_mode():
+        return [QUICK_DIR]
+    folders = [Path(os.environ["TORCHNLP_DATA"])] if os.environ.get("TORCHNLP_DATA") else []
+    return folders + [cache_dir()]
+
+
+def find_data_file(name: str) -> Path:
+    """Path of data file ``name`` (e.g. ``'ag_news/test.csv'``), downloading it if needed.
+
+    Looks for ``name`` and ``name + '.gz'`` in each of ``data_folders()``; if
+    none has it, downloads it into the cache (not in quick mode).
+    """
+    if name not in DATA_FILES:
+        raise ValueError(f"unknown data file {name!r}; known: {', '.join(DATA_FILES)}")
+    for folder in data_folders():
+        for path in (folder / name, folder / (name + ".gz")):
+            if path.is_file():
+                return path
+    if quick_mode():
+        raise DataError(f"quick mode: the sample {QUICK_DIR / name} is missing from the repository")
+    return download_data_file(name)
+
+
+def read_data_file(name: str) -> bytes:
+    """The content of data file ``name``, uncompressed and checked against its sha256.
+
+    Quick-mode samples are not checked: they are part of the repository.
+    """
+    path = find_data_file(name)
+    data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    _, url, expected = DATA_FILES[name]
+    if not quick_mode() and hashlib.sha256(data).hexdigest() != expected:
+        raise DataError(
+            f"{path} does not match its checksum (sha256 {expected} expected): "
+            f"it is incomplete or a different version. Replace it with a good copy"
+            f" or delete it to download it again from {url}."
+        )
+    return data
+
+
+def download_data_file(name: str) -> Path:
+    """Download ``name`` into the cache and return its path (IMDb: via the archive)."""
+    what, url, sha256 = DATA_FILES[name]
+    target = cache_dir() / name
+    where = f"Put a copy at {target} (or {target}.gz), or set TORCHNLP_DATA to a folder with the layout {name}."
+    try:
+        if url != IMDB_URL:
+            download(url, target, sha256=sha256)
+            return target
+        archive = cache_dir() / "imdb" / "aclImdb_v1.tar.gz"
+        download(url, archive, md5=IMDB_MD5)
+        convert_imdb_archive(archive, cache_dir() / "imdb")
+        archive.unlink()
+        return target.with_name(target.name + ".gz")
+    except OSError as e:  # urllib's errors are OSErrors
+        searched = ", ".join(str(f) for f in data_folders())
+        raise DataError(
+            f"{what} ({name}) is not in {searched} and could not be downloaded from {url} ({e}). {where}"
+        ) from e
+
+
+def download(url: str, path: Path, sha256: str | None = None, md5: str | None = None, timeout: float = 30) -> None:
+    """Download ``url`` to ``path`` with a progress bar, verify it, write it atomically.
+
+    The bytes go to a temporary file beside ``path``; only a complete transfer
+    whose checksum matches is renamed to ``path``. Anything else raises and
+    leaves no file behind: ``DataError`` for a short transfer or a wrong
+    checksum, ``OSError`` (e.g. ``urllib.error.URLError``) when offline.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256() if sha256 else hashlib.md5() if md5 else None
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+            total = int(response.headers.get("Content-Length") or 0) or None
+            received = 0
+            with tqdm(total=total, unit="B", unit_scale=True, desc=path.name) as bar:
+                while chunk := response.read(1 << 20):
+                    out.write(chunk)
+                    received += len(chunk)
+                    if digest:
+                        digest.update(chunk)
+                    bar.update(len(chunk))
+        if total is not None and received != total:
+            raise DataError(f"download of {url} was interrupted: {received} of {total} bytes")
+        expected = sha256 or md5
+        if digest and digest.hexdigest() != expected:
+            raise DataError(f"{url} does not match its checksum ({expected} expected, got {digest.hexdigest()})")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def convert_imdb_archive(archive: Path, folder: Path) -> None:
+    """Convert ``aclImdb_v1.tar.gz`` into ``folder/train.csv.gz`` and ``folder/test.csv.gz``.
+
+    Each CSV has the header ``label,text`` and one row per review, ``neg``
+    reviews first, each class sorted by the review id ``N`` of ``N_rating.txt``
+    (the layout of the course's data folder). Files are written atomically.
+    """
+    reviews = {"train": [], "test": []}
+    with tarfile.open(archive, "r:gz") as tar:
+        for member in tar:
+            parts = member.name.split("/")  # aclImdb/train/pos/123_8.txt
+            if member.isfile() and len(parts) == 4 and parts[1] in reviews and parts[2] in ("neg", "pos"):
+                text = tar.extractfile(member).read().decode("utf-8")
+                review_id = int(parts[3].split("_")[0])
+                reviews[parts[1]].append((parts[2], review_id, text))
+    for split, rows in reviews.items():
+        if not rows:
+            raise DataError(f"{archive} holds no {split} reviews: it is not the aclImdb archive")
+        buffer = io.StringIO(newline="")
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(["label", "text"])
+        writer.writerows((label, text) for label, _, text in sorted(rows))
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".part")
+        with os.fdopen(fd, "wb") as f:
+            f.write(gzip.compress(buffer.getvalue().encode("utf-8"), mtime=0))
+        os.replace(tmp, folder / f"{split}.csv.gz")
+
+
+# -- the three data sets
+
+AG_NEWS_CLASSES = ["World", "Sports", "Business", "Sci/Tech"]
+IMDB_CLASSES = ["neg", "pos"]
+QUICK_AG_NEWS_TEST = 1600  # quick mode: AG News' test split is split into 6,000 train / 1,600 test
+
+
+def read_csv(name: str) -> list[list[str]]:
+    """Rows of the CSV data file ``name``."""
+    text = read_data_file(name).decode("utf-8")
+    return list(csv.reader(io.StringIO(text, newline="")))
+
+
+def load_ag_news(split: str) -> list[tuple[int, str]]:
+    """AG News ``split`` ('train' or 'test') as ``(label 0..3, title + ' ' + description)`` pairs.
+
+    Quick mode: both splits come from the 7,600-item test split, shuffled with
+    a fixed seed; the last 1,600 items are 'test', the other 6,000 'train'.
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', not {split!r}")
+    if quick_mode():
+        items = [(int(r[0]) - 1, " ".join(r[1:])) for r in read_csv("ag_news/test.csv")]
+        random.Random(0).shuffle(items)
+        return items[-QUICK_AG_NEWS_TEST:] if split == "test" else items[:-QUICK_AG_NEWS_TEST]
+    return [(int(r[0]) - 1, " ".join(r[1:])) for r in read_csv(f"ag_news/{split}.csv")]
+
+
+def load_imdb(split: str) -> list[tuple[int, str]]:
+    """IMDb reviews of ``split`` ('train' or 'test') as ``(label 0 neg / 1 pos, text)`` pairs.
+
+    The rows come ``neg`` first, then ``pos``: shuffle before training.
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', not {split!r}")
+    header, *rows = read_csv(f"imdb/{split}.csv")
+    return [(IMDB_CLASSES.index(label), text) for label, text in rows]
+
+
+def load_book() -> str:
+    """The text of *The Mysterious Island* (Project Gutenberg #1268).
+
+    The part between 'THE MYSTERIOUS ISLAND' and 'End of the Project
+    Gutenberg', with line ends read as ``\\n``: 1,112,350 characters, 80
+    distinct (quick mode: the first 100,000 characters of it).
+    """
+    text = read_data_file("mysterious_island/1268-0.txt").decode("utf-8")
+    text = text.replace("\r\n", "\n").replace("\r", "\n")  # universal newlines, as open() reads it
+    start, end = text.find("THE MYSTERIOUS ISLAND"), text.find("End of the Project Gutenberg")
+    if start < 0 or end < start:
+        raise DataError("the book's file lacks its 'THE MYSTERIOUS ISLAND' / 'End of the Project Gutenberg' markers")
+    return text[start:end]
+
+
+DATASETS = {"ag_news": (load_ag_news, AG_NEWS_CLASSES), "imdb": (load_imdb, IMDB_CLASSES)}
+
+
+def load_dataset(name: str = "ag_news", min_freq: int = 1, max_tokens: int | None = None):
+    """Load a text-classification data set and build its vocabulary on the train split.
+
+    Args:
+        name: ``'ag_news'`` (120,000 / 7,600 news items, 4 classes) or ``'imdb'``
+            (25,000 / 25,000 movie reviews, 2 classes).
+        min_freq, max_tokens: passed to ``Vocab.build``.
+
+    Returns:
+        ``(train, test, classes, vocab)``: lists of ``(label, text)`` pairs with
+        labels ``0..len(classes)-1``, the class names, and a ``Vocab``.
+
+    Example::
+
+        train, test, classes, vocab = load_dataset('imdb')
+        train[0]  # (0, 'Story of a man who has unnatural feelings for a pig. ...')
+    """
+    if name not in DATASETS:
+        raise ValueError(f"unknown data set {name!r}; choose one of {', '.join(DATASETS)}")
+    loader, classes = DATASETS[name]
+    train, test = loader("train"), loader("test")
+    vocab = Vocab.build((text for _, text in train), min_freq=min_freq, max_tokens=max_tokens)
+    return train, test, list(classes), vocab
+
+
+# ----------------------------------------------------------------------------
+# 3. Tokenizer and vocabulary
+
+# torchtext's ``basic_english`` rules, applied in this order after lowercasing.
+BASIC_ENGLISH_RULES = [
+    ("'", " '  "),
+    ('"', ""),
+    (".", " . "),
+    ("<br />", " "),
+    (",", " , "),
+    ("(", " ( "),
+    (")", " ) "),
+    ("!", " ! "),
+    ("?", " ? "),
+    (";", " "),
+    (":", " "),
+]
+
+
+def tokenize(text: str) -> list[str]:
+    """Split ``text`` into lowercase word and punctuation tokens (``basic_english``).
+
+    >>> tokenize("It's great, isn't it?<br />Yes!")
+    ['it', "'", 's', 'great', ',', 'isn', "'", 't', 'it', '?', 'yes', '!']
+    """
+    text = text.lower()
+    for old, new in BASIC_ENGLISH_RULES:
+        text = text.replace(old, new)
+    return text.split()  # splitting on whitespace runs, like re.sub(r'\s+', ' ') then split
+
+
+class Vocab:
+    """Maps tokens to indices and back.
+
+    Word vocabularies reserve index 0 for ``<pad>`` and 1 for ``<unk>`` (any
+    token not in the vocabulary); the other tokens follow by decreasing
+    frequency, ties in alphabetical order. ``tokenizer`` splits a text,
+    ``sep`` joins decoded tokens (``list`` and ``''`` give a character vocabulary).
+
+    >>> v = Vocab.build(['a b b', 'b c'])
+    >>> v.itos
+    ['<pad>', '<unk>', 'b', 'a', 'c']
+    >>> v['b'], v['zebra'], len(v)
+    (2, 1, 5)
+    >>> v.encode('b a zebra'), v.decode([2, 3, 1])
+    ([2, 3, 1], 'b a <unk>')
+    """
+
+    PAD, UNK = 0, 1
+
+    def __init__(self, itos: list[str], tokenizer=tokenize, sep: str = " ", unk: str | None = "<unk>"):
+        self.itos = list(itos)
+        self.stoi = {token: i for i, token in enumerate(self.itos)}
+        if len(self.stoi) != len(self.itos):
+            raise ValueError("tokens of a vocabulary must be distinct")
+        self.tokenizer, self.sep = tokenizer, sep
+        self.unk_index = self.stoi[unk] if unk is not None else None
+
+    @classmethod
+    def build(
+        cls,
+        texts,
+        min_freq: int = 1,
+        max_tokens: int | None = None,
+        tokenizer=tokenize,
+        specials=("<pad>", "<unk>"),
+        sep: str = " ",
+    ) -> Vocab:
+        """Build a vocabulary from an iterable of texts.
+
+        Args:
+            texts: the texts (strings) to count tokens in.
+            min_freq: keep tokens seen at least this often.
+            max_tokens: keep at most this many entries, specials included.
+            specials: entries placed first; ``('<pad>', '<unk>')`` for words,
+                ``()`` for a character vocabulary (unknown characters then raise).
+        """
+        if min_freq < 1:
+            raise ValueError(f"min_freq must be at least 1, not {min_freq}")
+        if max_tokens is not None and max_tokens <= len(specials):
+            raise ValueError(f"max_tokens must exceed the {len(specials)} special tokens, not {max_tokens}")
+        counts = collections.Counter()
+        for text in texts:
+            counts.update(tokenizer(text))
+        ranked = sorted(
+            (t for t, c in counts.items() if c >= min_freq and t not in specials), key=lambda t: (-counts[t], t)
+        )
+        if max_tokens is not None:
+            ranked = ranked[: max_tokens - len(specials)]
+        if not ranked:
+            raise ValueError("no token to build a vocabulary from (empty texts, or min_freq too high)")
+        return cls(list(specials) + ranked, tokenizer, sep, unk="<unk>" if "<unk>" in specials else None)
+
+    def __len__(self) -> int:
+        return len(self.itos)
+
+    def __contains__(self, token: str) -> bool:
+        return token in self.stoi
+
+    def __getitem__(self, token: str) -> int:
+        if self.unk_index is None:
+            if token not in self.stoi:
+                raise KeyError(f"{token!r} is not in the vocabulary (which has no <unk>)")
+            return self.stoi[token]
+        return self.stoi.get(token, self.unk_index)
+
+    def __repr__(self) -> str:
+        return f"Vocab({len(self)} tokens: {self.itos[:6]}...)"
+
+    def encode(self, text: str) -> list[int]:
+        """Indices of the tokens of ``text``."""
+        return [self[token] for token in self.tokenizer(text)]
+
+    def decode(self, indices) -> str:
+        """The tokens at ``indices`` (a list or 1-D tensor), joined by ``sep``."""
+        return self.sep.join(self.itos[int(i)] for i in indices)
+
+
+# ----------------------------------------------------------------------------
+# 4. Batching
+
+
+def encode_dataset(data, vocab: Vocab, max_len: int | None = None) -> list[tuple[int, torch.Tensor]]:
+    """Encode every text once: ``(label, text)`` pairs -> ``(label, ids)`` pairs.
+
+    ``ids`` is a 1-D ``int64`` tensor of length ``min(len(tokens), max_len)``
+    (at least 1: a text with no token becomes ``[<unk>]``, so that every
+    sequence can be packed).
+    """
+    if max_len is not None and max_len < 1:
+        raise ValueError(f"max_len must be at least 1, not {max_len}")
+    return [(label, torch.tensor(vocab.encode(text)[:max_len] or [Vocab.UNK])) for label, text in data]
+
+
+def pad_length(batch):
+    """Collate ``(label, ids)`` pairs into ``(labels, padded, lengths)``.
+
+    Returns:
+        labels: ``(B,)`` int64; padded: ``(B, T)`` int64, padded with 0 to the
+        longest sequence ``T``; lengths: ``(B,)`` int64 **on the CPU** (what
+        ``pack_padded_sequence`` wants).
+
+    >>> pad_length([(1, torch.tensor([5, 6, 7])), (0, torch.tensor([8]))])
+    (tensor([1, 0]), tensor([[5, 6, 7],
+            [8, 0, 0]]), tensor([3, 1]))
+    """
+    if len(batch) == 0:
+        raise ValueError("cannot collate an empty batch")
+    labels = torch.tensor([label for label, _ in batch])
+    lengths = torch.tensor([len(ids) for _, ids in batch])
+    if (lengths == 0).any():
+        raise ValueError(
+            f"sequence {int((lengths == 0).nonzero()[0])} of the batch has length 0; "
+            "every sequence needs at least one token"
+        )
+    padded = nn.utils.rnn.pad_sequence([ids for _, ids in batch], batch_first=True, padding_value=Vocab.PAD)
+    return labels, padded, lengths
+
+
+def padify(batch):
+    """Collate ``(label, ids)`` pairs into ``(labels (B,), padded (B, T))``; see ``pad_length``."""
+    labels, padded, _ = pad_length(batch)
+    return labels, padded
+
+
+class BucketBatchSampler(torch.utils.data.Sampler):
+    """Batches of indices whose sequences have similar lengths.
+
+    With ``shuffle``: each epoch, shuffle all indices, cut them into pools of
+    ``pool`` batches, sort each pool by length, cut it into batches and shuffle
+    the order of all batches. Without: batches of the indices sorted by length.
+
+    Args:
+        lengths: the length of each item, e.g. ``[len(ids) for _, ids in data]``.
+        batch_size: items per batch (the last batch may be smaller).
+        seed: seed of this sampler's own generator (epochs differ, runs repeat).
+    """
+
+    def __init__(self, lengths, batch_size: int, shuffle: bool = True, pool: int = 50, seed: int = 0):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+        self.lengths = torch.as_tensor(lengths)
+        self.batch_size, self.shuffle, self.pool = batch_size, shuffle, pool
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        return (len(self.lengths) + self.batch_size - 1) // self.batch_size
+
+    def __iter__(self):
+        n, b = len(self.lengths), self.batch_size
+        if not self.shuffle:
+            order = torch.argsort(self.lengths, stable=True)
+            yield from (order[i : i + b].tolist() for i in range(0, n, b))
+            return
+        order = torch.randperm(n, generator=self.generator)
+        batches = []
+        for start in range(0, n, b * self.pool):
+            pool = order[start : start + b * self.pool]
+            pool = pool[torch.argsort(self.lengths[pool], stable=True)]
+            batches += [pool[i : i + b].tolist() for i in range(0, len(pool), b)]
+        for i in torch.randperm(len(batches), generator=self.generator).tolist():
+            yield batches[i]
+
+
+def make_loader(
+    data, batch_size: int = 128, shuffle: bool = True, bucket: bool = True, collate_fn=pad_length, seed: int = 0
+) -> torch.utils.data.DataLoader:
+    """A ``DataLoader`` over encoded ``(label, ids)`` pairs.
+
+    ``bucket=True`` groups texts of similar length (``BucketBatchSampler``);
+    ``bucket=False`` draws batches at random (``shuffle``) or in order. Each
+    batch is ``collate_fn(items)``: ``(labels, padded, lengths)`` by default,
+    ``padify`` gives ``(labels, padded)``. Memory is pinned when CUDA is there.
+    """
+    pin = torch.cuda.is_available()
+    if bucket:
+        sampler = BucketBatchSampler([len(ids) for _, ids in data], batch_size, shuffle=shuffle, seed=seed)
+        return torch.utils.data.DataLoader(data, batch_sampler=sampler, collate_fn=collate_fn, pin_memory=pin)
+    generator = torch.Generator().manual_seed(seed)
+    return torch.utils.data.DataLoader(
+        data, batch_size=batch_size, shuffle=shuffle, collate_fn=collate_fn, generator=generator, pin_memory=pin
+    )
+
+
+# ----------------------------------------------------------------------------
+# 5. Models
+
+
+class RNNClassifier(nn.Module):
+    """Embedding -> recurrent layer(s) -> last hidden state -> linear layer.
+
+    Args:
+        vocab_size, num_classes: sizes of the input vocabulary and of the output.
+        embed_dim, hidden_dim: sizes of a token's embedding and of the state.
+        cell: ``'rnn'``, ``'lstm'`` or ``'gru'``.
+        num_layers, bidirectional, dropout: as in ``nn.LSTM``; ``dropout`` is
+            also applied to the final state before the linear layer.
+
+    Shapes:
+        ``x``: ``(B, T)`` token ids, padded with 0; ``lengths``: ``(B,)`` on the
+        CPU, or ``None``. Returns logits ``(B, num_classes)``.
+
+    With ``lengths`` the sequences are packed, so the final state is the one
+    after each text's last real token; without, it is after step ``T`` and
+    has also read the padding.
+    """
+
+    CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+
+    def __init__(
+        self,
+        vocab_size: int,
+        num_classes: int,
+        embed_dim: int = 64,
+        hidden_dim: int = 128,
+        cell: str = "lstm",
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+    ):
+        super().__init__()
+        if cell not in self.CELLS:
+            raise ValueError(f"cell must be one of {', '.join(self.CELLS)}, not {cell!r}")
+        self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=Vocab.PAD)
+        self.rnn = self.CELLS[cell](
+            embed_dim,
+            hidden_dim,
+            num_layers=num_layers,
+            batch_first=True,
+            bidirectional=bidirectional,
+            dropout=dropout if num_layers > 1 else 0.0,
+        )
+        self.dropout = nn.Dropout(dropout)
+        self.fc = nn.Linear(hidden_dim * (2 if bidirectional else 1), num_classes)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        emb = self.embedding(x)  # (B, T, E)
+        if lengths is not None:
+            emb = pack_padded_sequence(emb, lengths, batch_first=True, enforce_sorted=False)
+        _, h_n = self.rnn(emb)  # h_n: (layers * directions, B, H); for an LSTM (h_n, c_n)
+        if isinstance(h_n, tuple):
+            h_n = h_n[0]
+        last = h_n[-2:] if self.rnn.bidirectional else h_n[-1:]  # the last layer's direction(s)
+        return self.fc(self.dropout(torch.cat(list(last), dim=1)))  # (B, num_classes)
+
+
+class CharLSTM(nn.Module):
+    """Character-level language model: embedding -> LSTM -> logits of the next character.
+
+    Shapes:
+        ``x``: ``(B, T)`` character ids; ``state``: ``(h, c)``, each
+        ``(num_layers, B, hidden_dim)``, or ``None`` for zeros. Returns
+        ``(logits (B, T, vocab_size), state)``, like ``nn.LSTM`` returns its state.
+    """
+
+    def __init__(
+        self, vocab_size: int, embed_dim: int = 64, hidden_dim: int = 512, num_layers: int = 1, dropout: float = 0.0
+    ):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, embed_dim)
+        self.rnn = nn.LSTM(
+            embed_dim, hidden_dim, num_layers=num_layers, batch_first=True, dropout=dropout if num_layers > 1 else 0.0
+        )
+        self.dropout = nn.Dropout(dropout)
+        self.fc = nn.Linear(hidden_dim, vocab_size)
+
+    def forward(self, x: torch.Tensor, state=None):
+        out, state = self.rnn(self.embedding(x), state)  # out: (B, T, H)
+        return self.fc(self.dropout(out)), state
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters of ``model``."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+# ----------------------------------------------------------------------------
+# 6. Training and evaluation
+
+
+def cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy with the classes on the last axis.
+
+    ``logits`` ``(..., C)`` and ``labels`` ``(...)``: works for a classifier
+    (``(B, C)``, ``(B,)``) and a language model (``(B, T, V)``, ``(B, T)``).
+    """
+    return F.cross_entropy(logits.flatten(0, -2), labels.flatten())
+
+
+def run_epoch(
+    model,
+    loader,
+    optimizer=None,
+    loss_fn=cross_entropy,
+    device=None,
+    clip: float | None = None,
+    epoch_size: int | None = None,
+    desc: str = "",
+    progress: bool = True,
+) -> dict:
+    """One pass over ``loader``: trains if ``optimizer`` is given, else only evaluates.
+
+    Each batch is ``(labels, x, *rest)``: ``x`` goes to ``device`` and the model
+    is called as ``model(x, *rest)`` (``rest`` is e.g. the CPU ``lengths``).
+    The model returns logits ``(..., C)`` (or a tuple whose first item they
+    are, like ``CharLSTM``). Returns ``{'loss', 'acc', 'samples', 'seconds'}``:
+    the mean loss and accuracy over all items seen.
+    """
+    device = device or next(model.parameters()).device
+    total_loss = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device)
+    count, start = 0, time.perf_counter()
+    bar = tqdm(loader, desc=desc, disable=not progress, leave=False, mininterval=0.5)
+    for step, (cpu_labels, x, *rest) in enumerate(bar):
+        labels, x = cpu_labels.to(device, non_blocking=True), x.to(device, non_blocking=True)
+        out = model(x, *rest)
+        logits = out[0] if isinstance(out, tuple) else out
+        if cpu_labels.min() < 0 or cpu_labels.max() >= logits.size(-1):  # checked on the CPU: no GPU sync
+            raise ValueError(
+                f"labels must lie in 0..{logits.size(-1) - 1} (the model's outputs), "
+                f"got {int(cpu_labels.min())}..{int(cpu_labels.max())}"
+            )
+        loss = loss_fn(logits, labels)
+        if optimizer is not None:
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if clip is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), clip)
+            optimizer.step()
+        n = len(labels)
+        count += n
+        total_loss += loss.detach() * n  # loss is a batch mean; keep no graph
+        correct += (logits.argmax(-1) == labels).float().mean() * n
+        if step % 25 == 0 and progress:
+            bar.set_postfix(loss=f"{total_loss.item() / count:.3f}", acc=f"{correct.item() / count:.3f}")
+        if epoch_size is not None and count >= epoch_size:
+            break
+    if count == 0:
+        raise ValueError("the loader yielded no batch")
+    return {
+        "loss": total_loss.item() / count,
+        "acc": correct.item() / count,
+        "samples": count,
+        "seconds": time.perf_counter() - start,
+    }
+
+
+def train_epoch(model, loader, optimizer, **kwargs) -> dict:
+    """Train ``model`` for one epoch (or ``epoch_size`` items); see ``run_epoch``."""
+    model.train()
+    return run_epoch(model, loader, optimizer, desc=kwargs.pop("desc", "train"), **kwargs)
+
+
+@torch.no_grad()
+def evaluate(model, loader, **kwargs) -> dict:
+    """Mean loss and accuracy of ``model`` on ``loader``, in eval mode, without gradients.
+
+    The model's train/eval mode is restored afterwards.
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        return run_epoch(model, loader, None, desc=kwargs.pop("desc", "eval"), **kwargs)
+    finally:
+        model.train(was_training)
+
+
+def train(
+    model,
+    train_loader,
+    val_loader=None,
+    epochs: int = 1,
+    optimizer=None,
+    lr: float = 1e-3,
+    verbose: bool = True,
+    **kwargs,
+) -> dict:
+    """Train for ``epochs`` epochs, evaluating on ``val_loader`` after each.
+
+    ``optimizer`` defaults to ``Adam(lr=lr)``; ``kwargs`` go to ``train_epoch``
+    (``clip``, ``epoch_size``, ``device``, ``loss_fn``...). Returns the history:
+    a dict of lists ``train_loss``, ``train_acc``, ``val_loss``, ``val_acc``,
+    ``seconds`` (training time of each epoch), one entry per epoch.
+    """
+    optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
+    history = collections.defaultdict(list)
+    eval_kwargs = {k: v for k, v in kwargs.items() if k in ("loss_fn", "device", "progress")}
+    for epoch in range(1, epochs + 1):
+        stats = train_epoch(model, train_loader, optimizer, desc=f"epoch {epoch}", **kwargs)
+        history["train_loss"].append(stats["loss"])
+        history["train_acc"].append(stats["acc"])
+        history["seconds"].append(stats["seconds"])
+        line = f"epoch {epoch}: train loss {stats['loss']:.4f} acc {stats['acc']:.4f}"
+        if val_loader is not None:
+            val = evaluate(model, val_loader, **eval_kwargs)
+            history["val_loss"].append(val["loss"])
+            history["val_acc"].append(val["acc"])
+            line += f" | val loss {val['loss']:.4f} acc {val['acc']:.4f}"
+        if verbose:
+            print(f"{line} | {stats['seconds']:.1f} s")
+    return dict(history)
+
+
+def plot_history(history: dict, title: str | None = None):
+    """Plot loss and accuracy per epoch (train and, if present, validation); return the figure."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+    epochs = range(1, len(history["train_loss"]) + 1)
+    for ax, metric in zip(axes, ("loss", "acc")):
+        ax.plot(epochs, history[f"train_{metric}"], "o-", label="train")
+        if history.get(f"val_{metric}"):
+            ax.plot(epochs, history[f"val_{metric}"], "s-", label="validation")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel({"loss": "loss", "acc": "accuracy"}[metric])
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+@torch.no_grad()
+def predict(model, texts: list[str], vocab: Vocab, device=None) -> list[int]:
+    """Predicted class of each text (tokenized, encoded, packed, one batch)."""
+    device = device or next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    _, padded, lengths = pad_length(encode_dataset([(0, t) for t in texts], vocab))
+    predictions = model(padded.to(device), lengths).argmax(-1).tolist()
+    model.train(was_training)
+    return predictions
+
+
+# ----------------------------------------------------------------------------
+# 7. Characters
+
+
+def char_vocab(text: str) -> Vocab:
+    """A character vocabulary of ``text`` (no specials; frequent characters first).
+
+    >>> v = char_vocab('hello')
+    >>> v.itos, v.encode('hole'), v.decode([2, 0])
+    (['l', 'e', 'h', 'o'], [2, 3, 0, 1], 'hl')
+    """
+    return Vocab.build([text], tokenizer=list, specials=(), sep="")
+
+
+def char_dataset(ids: torch.Tensor, seq_len: int) -> torch.utils.data.TensorDataset:
+    """Cut a 1-D tensor of character ids into ``(target, input)`` pairs of length ``seq_len``.
+
+    ``input`` is ``ids[k*seq_len : (k+1)*seq_len]`` and ``target`` the same
+    window shifted by one character: the model learns to predict each next
+    character. Items are ``(target (seq_len,), input (seq_len,))``, labels
+    first like the classifiers' batches.
+
+    >>> char_dataset(torch.arange(7), 3)[1]
+    (tensor([4, 5, 6]), tensor([3, 4, 5]))
+    """
+    if seq_len < 1:
+        raise ValueError(f"seq_len must be at least 1, not {seq_len}")
+    n = (len(ids) - 1) // seq_len
+    if n == 0:
+        raise ValueError(f"a text of {len(ids)} characters is too short for sequences of {seq_len}")
+    inputs = ids[: n * seq_len].view(n, seq_len)
+    targets = ids[1 : n * seq_len + 1].view(n, seq_len)
+    return torch.utils.data.TensorDataset(targets, inputs)
+
+
+def softmax_with_temperature(logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """Probabilities ``softmax(logits / temperature)`` over the last axis, computed stably.
+
+    Subtracting the largest logit first changes nothing mathematically but keeps
+    ``exp`` from overflowing (logits of 1000 would give ``inf / inf = nan``).
+    Low temperatures sharpen the distribution, high ones flatten it.
+
+    >>> softmax_with_temperature(torch.tensor([1., 1., 3.]), 1.0)
+    tensor([0.1065, 0.1065, 0.7870])
+    """
+    if temperature <= 0:
+        raise ValueError(f"temperature must be positive, not {temperature}")
+    z = logits / temperature
+    z = torch.exp(z - z.max(dim=-1, keepdim=True).values)
+    return z / z.sum(dim=-1, keepdim=True)
+
+
+@torch.no_grad()
+def generate(
+    model,
+    vocab: Vocab,
+    prefix: str,
+    length: int = 200,
+    temperature: float | None = 1.0,
+    generator: torch.Generator | None = None,
+) -> str:
+    """Continue ``prefix`` by ``length`` characters with a character language model.
+
+    Args:
+        model: called as ``model(x (1, T), state) -> (logits (1, T, V), state)``.
+        temperature: sample from ``softmax_with_temperature(logits, temperature)``;
+            ``None`` (or 0) picks the most likely character (greedy).
+        generator: a ``torch.Generator`` for reproducible samples.
+
+    Returns ``prefix`` followed by the generated characters.
+    """
+    if not prefix:
+        raise ValueError("prefix must hold at least one character")
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    logits, state = model(torch.tensor([vocab.encode(prefix)], device=device))
+    out = []
+    for _ in range(length):
+        last = logits[0, -1].float().cpu()
+        if not temperature:
+            index = int(last.argmax())
+        else:
+            index = int(torch.multinomial(softmax_with_temperature(last, temperature), 1, generator=generator))
+        out.append(index)
+        logits, state = model(torch.tensor([[index]], device=device), state)
+    model.train(was_training)
+    return prefix + vocab.decode(out)
