@@ -1,0 +1,36 @@
+# The two commands of the course (see README.md):
+#   make lab    open the lessons in JupyterLab (creates .venv on first use)
+#   make test   run the unit tests and execute every notebook in quick mode
+# Both create the virtual environment .venv when it is missing or out of date.
+
+PYTHON ?= python3
+VENV   ?= .venv
+TORCH  ?= torch==2.13.0
+BIN     = $(VENV)/bin
+ROOT_FLAG = $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+.PHONY: lab test lint benchmark clean
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet $(TORCH)
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+lab: $(VENV)/.installed
+	$(BIN)/jupyter lab $(ROOT_FLAG) notebooks
+
+test: $(VENV)/.installed
+	TORCHNLP_QUICK=1 $(BIN)/python -m pytest -n 2 --dist loadfile --nbval-lax --nbval-cell-timeout=600
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+benchmark: $(VENV)/.installed
+	$(BIN)/python benchmarks/bench_loops.py
+
+clean:
+	rm -rf $(VENV) *.egg-info
