@@ -22,8 +22,10 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 lab: $(VENV)/.installed
 	$(BIN)/jupyter lab $(ROOT_FLAG) notebooks
 
+# Two pytest workers, one notebook file each at a time; one thread per process, since two
+# kernels of two OpenMP threads each on a 2-core machine spin against each other (10x slower).
 test: $(VENV)/.installed
-	TORCHNLP_QUICK=1 $(BIN)/python -m pytest -n 2 --dist loadfile --nbval-lax --nbval-cell-timeout=600
+	OMP_NUM_THREADS=1 TORCHNLP_QUICK=1 $(BIN)/python -m pytest -n 2 --dist loadfile --nbval-lax --nbval-cell-timeout=600
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
