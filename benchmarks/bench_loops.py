@@ -1,6 +1,6 @@
 """Time the seed course's training recipe against the course's loops, side by side.
 
-    python benchmarks/bench_loops.py                # the full comparison (about 5 minutes on 2 CPU cores)
+    python benchmarks/bench_loops.py                # the full comparison (under 4 minutes on 2 CPU cores)
     python benchmarks/bench_loops.py --smoke        # the smallest setting (what CI runs)
 
 Both recipes train the same model (Embedding(95,812 x 64) -> LSTM(64 -> 32) ->
