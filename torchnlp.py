@@ -13,11 +13,12 @@ One file, read top to bottom:
 
 Why the loops are fast (the seed course ran at ~170 samples/s on a 2-core CPU):
 texts are tokenized and encoded **once** (not in every batch); batches hold
-texts of **similar length** (little padding, so little wasted recurrence);
-the LSTM reads **packed** sequences (it stops at each text's real end); the
-batch is larger (128 rather than 16) with a learning rate to match, so the
-optimizer's update of the large embedding matrix happens 8x less often per
-epoch; evaluation runs under ``torch.no_grad``. ``benchmarks/`` measures it.
+texts of **similar length** (little padding) and the LSTM reads them **packed**
+(it stops at each text's real end); the embedding can have **sparse
+gradients**, so that ``make_adam`` updates only the rows a batch used instead
+of the whole vocabulary; batches are larger (128 rather than 16) with a
+learning rate to match; the running loss is kept without its graph and
+evaluation runs under ``torch.no_grad``. ``benchmarks/bench_loops.py`` measures it.
 """
 
 from __future__ import annotations

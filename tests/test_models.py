@@ -192,3 +192,21 @@ def test_char_lstm_learns_and_generates():
         torchnlp.generate(model, vocab, "", length=5)
     with pytest.raises(KeyError):
         torchnlp.generate(model, vocab, "xyz", length=5)
+
+
+def test_make_adam_updates_only_used_rows_of_a_sparse_embedding():
+    torch.manual_seed(0)
+    dense = torchnlp.RNNClassifier(10, 2, embed_dim=4, hidden_dim=4)
+    assert isinstance(torchnlp.make_adam(dense), torch.optim.Adam)
+    model = torchnlp.RNNClassifier(10, 2, embed_dim=4, hidden_dim=4, sparse=True)
+    optimizer = torchnlp.make_adam(model, lr=0.1)
+    assert isinstance(optimizer, torchnlp.MultiOptimizer)
+    before = model.embedding.weight.detach().clone()
+    rnn_before = model.rnn.weight_hh_l0.detach().clone()
+    loader = torchnlp.make_loader([(0, torch.tensor([3, 4])), (1, torch.tensor([5]))], batch_size=2)
+    torchnlp.train_epoch(model, loader, optimizer, clip=1.0, progress=False)  # clipping skips the sparse gradient
+    changed = (model.embedding.weight.detach() != before).any(dim=1).nonzero().flatten().tolist()
+    assert changed == [3, 4, 5]
+    assert not torch.equal(model.rnn.weight_hh_l0, rnn_before)
+    optimizer.zero_grad()
+    assert all(p.grad is None for p in model.parameters())

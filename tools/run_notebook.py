@@ -33,7 +33,8 @@ def machine() -> str:
 def run(path: Path) -> float:
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
-    NotebookClient(nb, timeout=None, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    resources = {"metadata": {"path": str(path.parent)}}  # run in the notebook's folder, as JupyterLab does
+    NotebookClient(nb, timeout=None, kernel_name="python3", resources=resources).execute()
     seconds = time.perf_counter() - start
     for cell in nb.cells:
         if cell.cell_type == "code":
