@@ -47,7 +47,6 @@ SEED_VOCAB_SIZE = 95_812  # the seed's Embedding(95812, 64) on AG News' full tra
 def load_data(limit):
     """AG News sample as torchnlp's quick mode splits it: (train, test, vocab)."""
     os.environ["TORCHNLP_QUICK"] = "1"  # this process only: read the 7,600-item sample
-
     train, test, _, vocab = torchnlp.load_dataset("ag_news")
     return train[:limit], test[: limit // 4 if limit else None], vocab
 
@@ -111,7 +110,6 @@ def run_seed(args, train, test, vocab, device):
 
 def run_course(args, train, test, vocab, device):
     """Recipe (b): the course's loops as the lessons use them."""
-
     start = time.perf_counter()
     train_data, test_data = torchnlp.encode_dataset(train, vocab), torchnlp.encode_dataset(test, vocab)
     setup = time.perf_counter() - start
@@ -130,14 +128,13 @@ def run_course(args, train, test, vocab, device):
 
 
 def sync(device):
-
+    """Wait for queued GPU work, so that timings include it (nothing to do on the CPU)."""
     if device.type == "cuda":
         torch.cuda.synchronize()
 
 
 def child(args):
     """Run one recipe in this process and print its results as JSON."""
-
     torchnlp.seed_everything(args.seed)
     device = torchnlp.get_device()
     train, test, vocab = load_data(args.limit)
