@@ -40,7 +40,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from tqdm.auto import tqdm
 
 # ----------------------------------------------------------------------------
@@ -568,24 +568,34 @@ def make_loader(
 
 
 class RNNClassifier(nn.Module):
-    """Embedding -> recurrent layer(s) -> last hidden state -> linear layer.
+    """Embedding -> recurrent layer(s) -> final state (or max over time) -> linear layer.
 
     Args:
         vocab_size, num_classes: sizes of the input vocabulary and of the output.
         embed_dim, hidden_dim: sizes of a token's embedding and of the state.
         cell: ``'rnn'``, ``'lstm'`` or ``'gru'``.
         num_layers, bidirectional, dropout: as in ``nn.LSTM``; ``dropout`` is
-            also applied to the final state before the linear layer.
+            also applied to the features before the linear layer.
         sparse: give the embedding sparse gradients (only the rows a batch
             used); ``make_adam`` then updates only those rows.
+        pool: ``'last'``: the features are the last layer's final state(s),
+            forward and backward concatenated; ``'max'``: the largest value of
+            each unit of the last layer's outputs over the text's steps.
+        pack: with ``lengths``, pack the sequences (``True``) or run the
+            padded batch (``False``, much faster on long texts: packed
+            backward passes are slow in PyTorch, see pytorch/pytorch#149194).
 
     Shapes:
         ``x``: ``(B, T)`` token ids, padded with 0; ``lengths``: ``(B,)`` on the
-        CPU, or ``None``. Returns logits ``(B, num_classes)``.
+        CPU, or ``None``. Features ``(B, D * hidden_dim)`` with ``D`` = 2 if
+        bidirectional else 1. Returns logits ``(B, num_classes)``.
 
-    With ``lengths`` the sequences are packed, so the final state is the one
-    after each text's last real token; without, it is after step ``T`` and
-    has also read the padding.
+    With ``lengths`` and ``pack`` the final state is the one after each text's
+    last real token, in both directions. With ``lengths`` and not ``pack``,
+    the forward state is read at each text's last real token too, but the
+    backward direction starts at step ``T`` and reads the padding first
+    (length-bucketed batches keep it short). Without ``lengths`` the final
+    state is after step ``T`` and has read the padding.
     """
 
     CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
@@ -601,10 +611,15 @@ class RNNClassifier(nn.Module):
         bidirectional: bool = False,
         dropout: float = 0.0,
         sparse: bool = False,
+        pool: str = "last",
+        pack: bool = True,
     ):
         super().__init__()
         if cell not in self.CELLS:
             raise ValueError(f"cell must be one of {', '.join(self.CELLS)}, not {cell!r}")
+        if pool not in ("last", "max"):
+            raise ValueError(f"pool must be 'last' or 'max', not {pool!r}")
+        self.pool, self.pack = pool, pack
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=Vocab.PAD, sparse=sparse)
         self.rnn = self.CELLS[cell](
             embed_dim,
@@ -619,13 +634,29 @@ class RNNClassifier(nn.Module):
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         emb = self.embedding(x)  # (B, T, E)
-        if lengths is not None:
-            emb = pack_padded_sequence(emb, lengths, batch_first=True, enforce_sorted=False)
-        _, h_n = self.rnn(emb)  # h_n: (layers * directions, B, H); for an LSTM (h_n, c_n)
-        if isinstance(h_n, tuple):
-            h_n = h_n[0]
-        last = h_n[-2:] if self.rnn.bidirectional else h_n[-1:]  # the last layer's direction(s)
-        return self.fc(self.dropout(torch.cat(list(last), dim=1)))  # (B, num_classes)
+        if lengths is not None and self.pack:
+            packed = pack_padded_sequence(emb, lengths, batch_first=True, enforce_sorted=False)
+            output, h_n = self.rnn(packed)
+            if self.pool == "max":
+                output, _ = pad_packed_sequence(output, batch_first=True, total_length=x.size(1))
+        else:
+            output, h_n = self.rnn(emb)  # output: (B, T, D * H), the last layer at every step
+        h_n = h_n[0] if isinstance(h_n, tuple) else h_n  # (layers * D, B, H); an LSTM gives (h_n, c_n)
+        if self.pool == "max":
+            if lengths is not None:
+                steps = torch.arange(x.size(1), device=x.device)
+                padding = steps[None, :] >= lengths.to(x.device)[:, None]  # (B, T)
+                output = output.masked_fill(padding[:, :, None], float("-inf"))
+            features = output.amax(dim=1)
+        elif lengths is not None and not self.pack:
+            H = self.rnn.hidden_size
+            features = output[torch.arange(len(x), device=x.device), lengths.to(x.device) - 1, :H]
+            if self.rnn.bidirectional:
+                features = torch.cat([features, output[:, 0, H:]], dim=1)
+        else:
+            last = h_n[-2:] if self.rnn.bidirectional else h_n[-1:]  # the last layer's direction(s)
+            features = torch.cat(list(last), dim=1)
+        return self.fc(self.dropout(features))  # (B, num_classes)
 
 
 class CharLSTM(nn.Module):
@@ -884,6 +915,47 @@ def char_dataset(ids: torch.Tensor, seq_len: int) -> torch.utils.data.TensorData
     inputs = ids[: n * seq_len].view(n, seq_len)
     targets = ids[1 : n * seq_len + 1].view(n, seq_len)
     return torch.utils.data.TensorDataset(targets, inputs)
+
+
+@torch.no_grad()
+def evaluate_text(model, ids: torch.Tensor, batch_size: int = 64, seq_len: int = 100) -> dict:
+    """Loss per character of a character language model reading ``ids`` as one continuous text.
+
+    ``ids`` (1-D) is cut into ``batch_size`` equal streams, read side by side
+    ``seq_len`` characters at a time with the state carried from each window
+    to the next (as ``generate`` does): every character is predicted from all
+    of its stream before it, not from a fresh state every ``seq_len``
+    characters as ``evaluate`` on a ``char_dataset`` does. Returns
+    ``{'loss', 'acc', 'samples', 'seconds'}`` (``samples``: characters predicted).
+
+    >>> model = CharLSTM(5, embed_dim=4, hidden_dim=8)
+    >>> evaluate_text(model, torch.arange(5).repeat(40), batch_size=2, seq_len=16)["samples"]
+    198
+    """
+    if batch_size < 1 or seq_len < 1:
+        raise ValueError(f"batch_size and seq_len must be at least 1, not {batch_size} and {seq_len}")
+    n = (len(ids) - 1) // batch_size  # characters per stream
+    if n == 0:
+        raise ValueError(f"a text of {len(ids)} characters is too short for {batch_size} streams")
+    device = next(model.parameters()).device
+    inputs = ids[: n * batch_size].view(batch_size, n).to(device)
+    targets = ids[1 : n * batch_size + 1].view(batch_size, n).to(device)
+    was_training = model.training
+    model.eval()
+    total_loss, correct, state, start = 0.0, 0.0, None, time.perf_counter()
+    for i in range(0, n, seq_len):
+        logits, state = model(inputs[:, i : i + seq_len], state)  # (B, T, V)
+        y = targets[:, i : i + seq_len]
+        total_loss += F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum").item()
+        correct += (logits.argmax(-1) == y).sum().item()
+    model.train(was_training)
+    count = n * batch_size
+    return {
+        "loss": total_loss / count,
+        "acc": correct / count,
+        "samples": count,
+        "seconds": time.perf_counter() - start,
+    }
 
 
 def softmax_with_temperature(logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:

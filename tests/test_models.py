@@ -56,6 +56,52 @@ def test_packed_batch_equals_each_sequence_alone(bidirectional):
     assert not torch.allclose(model(x), alone, atol=1e-4)
 
 
+def test_unpacked_forward_state_is_read_at_each_texts_last_token():
+    torch.manual_seed(0)
+    packed = torchnlp.RNNClassifier(10, 3, embed_dim=5, hidden_dim=7, num_layers=2).eval()
+    padded = torchnlp.RNNClassifier(10, 3, embed_dim=5, hidden_dim=7, num_layers=2, pack=False).eval()
+    padded.load_state_dict(packed.state_dict())
+    _, x, lengths = torchnlp.pad_length(toy_task(6))
+    torch.testing.assert_close(padded(x, lengths), packed(x, lengths))
+
+
+def test_unpacked_bidirectional_backward_state_reads_the_padding_first():
+    torch.manual_seed(0)
+    model = torchnlp.RNNClassifier(10, 3, embed_dim=5, hidden_dim=7, bidirectional=True, pack=False).eval()
+    data = toy_task(6)
+    _, x, lengths = torchnlp.pad_length(data)
+    with torch.no_grad():
+        output, _ = model.rnn(model.embedding(x))
+        expected = torch.cat([output[torch.arange(6), lengths - 1, :7], output[:, 0, 7:]], dim=1)
+    torch.testing.assert_close(model(x, lengths), model.fc(expected))
+    full = lengths == lengths.max()  # no padding: the same as the text alone
+    alone = torch.cat([model(ids[None]) for _, ids in data])
+    torch.testing.assert_close(model(x, lengths)[full], alone[full])
+    assert not torch.allclose(model(x, lengths)[~full], alone[~full], atol=1e-4)
+
+
+@pytest.mark.parametrize("pack", [True, False])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_max_pool_ignores_the_padding(pack, bidirectional):
+    torch.manual_seed(0)
+    model = torchnlp.RNNClassifier(10, 3, embed_dim=5, hidden_dim=7, bidirectional=bidirectional, pool="max", pack=pack)
+    model.eval()
+    data = toy_task(6)
+    _, x, lengths = torchnlp.pad_length(data)
+    alone = torch.cat([model(ids[None]) for _, ids in data])
+    with torch.no_grad():
+        output, _ = model.rnn(model.embedding(data[0][1][None]))  # (1, T, D * H)
+    torch.testing.assert_close(alone[:1], model.fc(output.amax(1)))
+    if pack or not bidirectional:  # padded + bidirectional: the backward direction reads the padding first
+        torch.testing.assert_close(model(x, lengths), alone)
+    assert model.fc.in_features == 7 * (2 if bidirectional else 1)
+
+
+def test_classifier_bad_pool():
+    with pytest.raises(ValueError, match="pool"):
+        torchnlp.RNNClassifier(10, 2, pool="mean")
+
+
 def test_training_lowers_the_loss():
     torchnlp.seed_everything(0)
     data = toy_task(512)
@@ -210,3 +256,28 @@ def test_make_adam_updates_only_used_rows_of_a_sparse_embedding():
     assert not torch.equal(model.rnn.weight_hh_l0, rnn_before)
     optimizer.zero_grad()
     assert all(p.grad is None for p in model.parameters())
+
+
+def test_evaluate_text_carries_the_state_across_windows():
+    torch.manual_seed(0)
+    model = torchnlp.CharLSTM(6, embed_dim=4, hidden_dim=8)
+    ids = torch.randint(0, 6, (203,))
+    stats = torchnlp.evaluate_text(model, ids, batch_size=4, seq_len=7)
+    n = 50  # (203 - 1) // 4 characters per stream
+    with torch.no_grad():  # each stream read in one call: the same as windows with the state carried
+        logits, _ = model(ids[: 4 * n].view(4, n))
+    targets = ids[1 : 4 * n + 1].view(4, n)
+    assert stats["samples"] == 4 * n
+    assert stats["loss"] == pytest.approx(torchnlp.cross_entropy(logits, targets).item(), rel=1e-5)
+    assert stats["acc"] == pytest.approx((logits.argmax(-1) == targets).float().mean().item())
+    windows = torchnlp.evaluate(model, torch.utils.data.DataLoader(torchnlp.char_dataset(ids, 7)), progress=False)
+    assert windows["loss"] != pytest.approx(stats["loss"], rel=1e-4)  # a fresh state every 7 characters differs
+    assert model.training
+
+
+def test_evaluate_text_bad_input():
+    model = torchnlp.CharLSTM(6, embed_dim=4, hidden_dim=8)
+    with pytest.raises(ValueError, match="too short"):
+        torchnlp.evaluate_text(model, torch.arange(3), batch_size=4)
+    with pytest.raises(ValueError, match="at least 1"):
+        torchnlp.evaluate_text(model, torch.arange(30), seq_len=0)
