@@ -3,7 +3,7 @@
     python data/make_quick_samples.py ../shared/data
 
 AG News: the whole test split (7,600 items; torchnlp splits it again).
-IMDb: 1,000 reviews per class from train and 500 per class from test, drawn
+IMDb: 300 reviews per class from train and 150 per class from test, drawn
 with a fixed seed. The book: the first 100,000 characters of its text.
 """
 
@@ -32,8 +32,8 @@ def imdb_sample(split, per_class):
 
 (target / "ag_news").mkdir(parents=True, exist_ok=True)
 shutil.copyfile(source / "ag_news" / "test.csv.gz", target / "ag_news" / "test.csv.gz")
-imdb_sample("train", 1000)
-imdb_sample("test", 500)
+imdb_sample("train", 300)
+imdb_sample("test", 150)
 book = (source / "mysterious_island" / "1268-0.txt").read_text(encoding="utf-8")
 start = book.find("THE MYSTERIOUS ISLAND")
 (target / "mysterious_island").mkdir(parents=True, exist_ok=True)
