@@ -39,9 +39,14 @@ def run(path: Path) -> float:
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs = [o for o in cell.outputs if WIDGET not in o.get("data", {})]
-    quick = " with `TORCHNLP_QUICK=1`" if os.environ.get("TORCHNLP_QUICK", "") not in ("", "0") else ""
+    if os.environ.get("TORCHNLP_QUICK", "") not in ("", "0"):
+        data = " with `TORCHNLP_QUICK=1`"
+    elif os.environ.get("TORCHNLP_DATA"):
+        data = " with `TORCHNLP_DATA` pointing at a full copy of the data sets"
+    else:
+        data = ""
     info = (
-        f"**Outputs:** produced by `python tools/run_notebook.py {path.as_posix()}`{quick} on {machine()}, "
+        f"**Outputs:** produced by `python tools/run_notebook.py {path.as_posix()}`{data} on {machine()}, "
         f"torch {torch.__version__.split('+')[0]}, in {seconds:.0f} s (whole notebook), "
         f"{datetime.date.today().isoformat()}."
     )
