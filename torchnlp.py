@@ -943,12 +943,14 @@ def evaluate_text(model, ids: torch.Tensor, batch_size: int = 64, seq_len: int =
     was_training = model.training
     model.eval()
     total_loss, correct, state, start = 0.0, 0.0, None, time.perf_counter()
-    for i in range(0, n, seq_len):
-        logits, state = model(inputs[:, i : i + seq_len], state)  # (B, T, V)
-        y = targets[:, i : i + seq_len]
-        total_loss += F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum").item()
-        correct += (logits.argmax(-1) == y).sum().item()
-    model.train(was_training)
+    try:
+        for i in range(0, n, seq_len):
+            logits, state = model(inputs[:, i : i + seq_len], state)  # (B, T, V)
+            y = targets[:, i : i + seq_len]
+            total_loss += F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum").item()
+            correct += (logits.argmax(-1) == y).sum().item()
+    finally:  # restored as evaluate() does, also when the model raises
+        model.train(was_training)
     count = n * batch_size
     return {
         "loss": total_loss / count,
