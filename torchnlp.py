@@ -4,17 +4,28 @@ One file, read top to bottom:
 
 1. environment: device, seeding, quick mode;
 2. data files: where a file comes from (``TORCHNLP_DATA``, the user cache, a
-   verified download) and the three data sets (AG News, IMDb, the book);
+   verified download) and the data sets (AG News, IMDb, the book);
 3. text: the ``basic_english`` tokenizer and a vocabulary;
 4. batching: encode once, pad (``padify``/``pad_length``), bucket by length;
-5. models: the classifier and the character language model the lessons reuse;
+5. models: the classifier and the character language model the lessons reuse,
+   and ``rnn_padded``, which runs any RNN over a padded batch exactly;
 6. loops: ``train_epoch``, ``evaluate``, ``train``, ``plot_history``;
 7. characters: sequence pairs from a text and ``generate``.
 
+**Batches: inputs first, target last.** Every data set item and every batch
+the course trains on holds the model's inputs first and the target last, as
+PyTorch's and d2l's examples do: ``(x, y)``, or ``(x, lengths, y)`` for padded
+text. Encoded texts are ``(ids, label)`` items and ``pad_length`` collates them
+into ``(x (B, T), lengths (B,), y (B,))``; ``char_dataset`` gives
+``(input (T,), target (T,))``; the loops call ``model(x, *rest)`` and compare
+its output with ``y``. (The raw data sets keep the order in which torchtext
+ships them, ``(label, text)``; ``encode_dataset`` turns them into items.)
+
 Why the loops are fast (the seed course ran at ~170 samples/s on a 2-core CPU):
 texts are tokenized and encoded **once** (not in every batch); batches hold
-texts of **similar length** (little padding) and the LSTM reads them **packed**
-(it stops at each text's real end); the embedding can have **sparse
+texts of **similar length** (little padding) and the recurrent layer reads each
+text only up to its real end, in both directions (``rnn_padded``, or packed
+sequences); the embedding can have **sparse
 gradients**, so that ``make_adam`` updates only the rows a batch used instead
 of the whole vocabulary; batches are larger (128 rather than 16) with a
 learning rate to match; the running loss is kept without its graph and
@@ -24,6 +35,8 @@ evaluation runs under ``torch.no_grad``. ``benchmarks/bench_loops.py`` measures 
 from __future__ import annotations
 
 import collections
+import contextlib
+import copy
 import csv
 import gzip
 import hashlib
@@ -461,47 +474,84 @@ class Vocab:
 # 4. Batching
 
 
-def encode_dataset(data, vocab: Vocab, max_len: int | None = None) -> list[tuple[int, torch.Tensor]]:
-    """Encode every text once: ``(label, text)`` pairs -> ``(label, ids)`` pairs.
+def encode_dataset(data, vocab: Vocab, max_len: int | None = None) -> list[tuple[torch.Tensor, int]]:
+    """Encode every text once: ``(label, text)`` pairs -> ``(ids, label)`` items (inputs first).
 
-    ``ids`` is a 1-D ``int64`` tensor of length ``min(len(tokens), max_len)``
-    (at least 1: a text with no token becomes ``[<unk>]``, so that every
-    sequence can be packed).
+    ``data`` holds pairs as ``load_dataset`` returns them. ``ids`` is a 1-D
+    ``int64`` tensor of length ``min(len(tokens), max_len)`` (at least 1: a
+    text with no token becomes ``[<unk>]``, so that every sequence has a last
+    step to read).
+
+    >>> vocab = Vocab.build(['good film', 'bad film'])
+    >>> encode_dataset([(1, 'good film'), (0, '')], vocab)
+    [(tensor([4, 2]), 1), (tensor([1]), 0)]
     """
     if max_len is not None and max_len < 1:
         raise ValueError(f"max_len must be at least 1, not {max_len}")
-    return [(label, torch.tensor(vocab.encode(text)[:max_len] or [Vocab.UNK])) for label, text in data]
+    items = []
+    for i, pair in enumerate(data):
+        if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and isinstance(pair[1], str)):
+            raise TypeError(
+                f"encode_dataset: item {i} of data must be a (label, text) pair as load_dataset returns, "
+                f"got {_describe(pair)}"
+            )
+        label, text = pair
+        ids = vocab.encode(text)[:max_len] or [vocab.unk_index if vocab.unk_index is not None else Vocab.UNK]
+        items.append((torch.tensor(ids, dtype=torch.long), label))
+    return items
+
+
+def _describe(value) -> str:
+    """A short description of ``value`` for error messages, e.g. ``(int, Tensor (3,))``."""
+
+    def one(v):
+        return f"Tensor {tuple(v.shape)}" if isinstance(v, torch.Tensor) else type(v).__name__
+
+    if isinstance(value, (tuple, list)):
+        return "(" + ", ".join(one(v) for v in value) + ")"
+    return one(value)
 
 
 def pad_length(batch):
-    """Collate ``(label, ids)`` pairs into ``(labels, padded, lengths)``.
+    """Collate ``(ids, label)`` items into ``(x, lengths, y)``: inputs first, target last.
 
     Returns:
-        labels: ``(B,)`` int64; padded: ``(B, T)`` int64, padded with 0 to the
-        longest sequence ``T``; lengths: ``(B,)`` int64 **on the CPU** (what
-        ``pack_padded_sequence`` wants).
+        x: ``(B, T)`` int64, padded with 0 to the longest sequence ``T``;
+        lengths: ``(B,)`` int64 **on the CPU** (what ``pack_padded_sequence``
+        wants); y: ``(B,)`` int64 labels.
 
-    >>> pad_length([(1, torch.tensor([5, 6, 7])), (0, torch.tensor([8]))])
-    (tensor([1, 0]), tensor([[5, 6, 7],
-            [8, 0, 0]]), tensor([3, 1]))
+    >>> pad_length([(torch.tensor([5, 6, 7]), 1), (torch.tensor([8]), 0)])
+    (tensor([[5, 6, 7],
+            [8, 0, 0]]), tensor([3, 1]), tensor([1, 0]))
     """
     if len(batch) == 0:
         raise ValueError("cannot collate an empty batch")
-    labels = torch.tensor([label for label, _ in batch])
-    lengths = torch.tensor([len(ids) for _, ids in batch])
+    for i, item in enumerate(batch):
+        if not (isinstance(item, (tuple, list)) and len(item) == 2 and isinstance(item[0], torch.Tensor)):
+            hint = ""
+            if isinstance(item, (tuple, list)) and len(item) == 2:
+                if isinstance(item[1], torch.Tensor):
+                    hint = " (that is the old (label, ids) order: items are now inputs first, target last)"
+                elif isinstance(item[1], str) or isinstance(item[0], str):
+                    hint = " (texts must be encoded first: use encode_dataset(data, vocab))"
+            raise TypeError(f"item {i} of the batch must be (ids: 1-D Tensor, label), got {_describe(item)}{hint}")
+        if item[0].dim() != 1 or item[0].dtype != torch.long:
+            raise TypeError(f"item {i}: ids must be a 1-D int64 tensor, got {item[0].dtype} {tuple(item[0].shape)}")
+    lengths = torch.tensor([len(ids) for ids, _ in batch])
     if (lengths == 0).any():
         raise ValueError(
             f"sequence {int((lengths == 0).nonzero()[0])} of the batch has length 0; "
             "every sequence needs at least one token"
         )
-    padded = nn.utils.rnn.pad_sequence([ids for _, ids in batch], batch_first=True, padding_value=Vocab.PAD)
-    return labels, padded, lengths
+    x = nn.utils.rnn.pad_sequence([ids for ids, _ in batch], batch_first=True, padding_value=Vocab.PAD)
+    y = torch.tensor([int(label) for _, label in batch])
+    return x, lengths, y
 
 
 def padify(batch):
-    """Collate ``(label, ids)`` pairs into ``(labels (B,), padded (B, T))``; see ``pad_length``."""
-    labels, padded, _ = pad_length(batch)
-    return labels, padded
+    """Collate ``(ids, label)`` items into ``(x (B, T), y (B,))``, without lengths; see ``pad_length``."""
+    x, _, y = pad_length(batch)
+    return x, y
 
 
 class BucketBatchSampler(torch.utils.data.Sampler):
@@ -512,7 +562,7 @@ class BucketBatchSampler(torch.utils.data.Sampler):
     the order of all batches. Without: batches of the indices sorted by length.
 
     Args:
-        lengths: the length of each item, e.g. ``[len(ids) for _, ids in data]``.
+        lengths: the length of each item, e.g. ``[len(ids) for ids, _ in data]``.
         batch_size: items per batch (the last batch may be smaller).
         seed: seed of this sampler's own generator (epochs differ, runs repeat).
     """
@@ -546,16 +596,16 @@ class BucketBatchSampler(torch.utils.data.Sampler):
 def make_loader(
     data, batch_size: int = 128, shuffle: bool = True, bucket: bool = True, collate_fn=pad_length, seed: int = 0
 ) -> torch.utils.data.DataLoader:
-    """A ``DataLoader`` over encoded ``(label, ids)`` pairs.
+    """A ``DataLoader`` over encoded ``(ids, label)`` items (``encode_dataset``).
 
     ``bucket=True`` groups texts of similar length (``BucketBatchSampler``);
     ``bucket=False`` draws batches at random (``shuffle``) or in order. Each
-    batch is ``collate_fn(items)``: ``(labels, padded, lengths)`` by default,
-    ``padify`` gives ``(labels, padded)``. Memory is pinned when CUDA is there.
+    batch is ``collate_fn(items)``: ``(x, lengths, y)`` by default,
+    ``padify`` gives ``(x, y)``. Memory is pinned when CUDA is there.
     """
     pin = torch.cuda.is_available()
     if bucket:
-        sampler = BucketBatchSampler([len(ids) for _, ids in data], batch_size, shuffle=shuffle, seed=seed)
+        sampler = BucketBatchSampler([len(ids) for ids, _ in data], batch_size, shuffle=shuffle, seed=seed)
         return torch.utils.data.DataLoader(data, batch_sampler=sampler, collate_fn=collate_fn, pin_memory=pin)
     generator = torch.Generator().manual_seed(seed)
     return torch.utils.data.DataLoader(
@@ -565,6 +615,104 @@ def make_loader(
 
 # ----------------------------------------------------------------------------
 # 5. Models
+
+
+def check_lengths(lengths: torch.Tensor, x: torch.Tensor) -> None:
+    """Raise ``ValueError`` unless ``lengths`` fits the padded batch ``x`` ``(B, T, ...)``.
+
+    ``lengths`` must be a 1-D integer tensor (not ``bool`` or ``uint8``, which
+    PyTorch would read as a mask) of ``B`` values in ``1..T``.
+    """
+    if not isinstance(lengths, torch.Tensor):
+        raise TypeError(f"lengths must be a 1-D int64 tensor, got {type(lengths).__name__}")
+    if lengths.dtype not in (torch.int64, torch.int32, torch.int16) or lengths.dim() != 1:
+        raise ValueError(f"lengths must be a 1-D int64 tensor, got {lengths.dtype} of shape {tuple(lengths.shape)}")
+    if len(lengths) != x.size(0):
+        raise ValueError(f"lengths has {len(lengths)} values for a batch of {x.size(0)} sequences")
+    low, high = int(lengths.min()), int(lengths.max())
+    if low < 1 or high > x.size(1):
+        raise ValueError(f"lengths must lie in 1..{x.size(1)} (the padded length), got {low}..{high}")
+
+
+def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Reverse each sequence of a right-padded batch within its own length; the padding stays at the end.
+
+    ``x``: ``(B, T, *)``; ``lengths``: ``(B,)``. Returns ``(B, T, *)`` with
+    ``out[b, :L_b] = x[b, :L_b].flip(0)`` and ``out[b, L_b:] = x[b, L_b:]``.
+    Applying it twice gives ``x`` back.
+
+    >>> reverse_padded(torch.tensor([[1, 2, 3], [4, 5, 0]]), torch.tensor([3, 2]))
+    tensor([[3, 2, 1],
+            [5, 4, 0]])
+    """
+    steps = torch.arange(x.size(1), device=x.device)
+    last = lengths.to(x.device)[:, None] - 1  # (B, 1)
+    index = torch.where(steps <= last, last - steps, steps)  # (B, T)
+    index = index.view(*index.shape, *[1] * (x.dim() - 2)).expand_as(x)
+    return x.gather(1, index)
+
+
+def _run_direction(rnn: nn.RNNBase, layer: int, reverse: bool, x: torch.Tensor) -> torch.Tensor:
+    """Output ``(B, T, H)`` of one layer and direction of ``rnn`` over ``x`` ``(B, T, I)``, from a zero state.
+
+    Calls a one-layer, one-direction module of the same kind with that
+    direction's own weights (``weight_ih_l1_reverse``...), so gradients reach ``rnn``.
+    """
+    suffix = f"_l{layer}" + ("_reverse" if reverse else "")
+    names = [n for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh") if hasattr(rnn, n + suffix)]
+    kwargs = {"nonlinearity": rnn.nonlinearity} if isinstance(rnn, nn.RNN) else {}
+    one = type(rnn)(x.size(-1), rnn.hidden_size, bias=rnn.bias, batch_first=True, device="meta", **kwargs)
+    weights = {f"{n}_l0": getattr(rnn, n + suffix) for n in names}
+    return torch.func.functional_call(one, weights, (x,))[0]
+
+
+def rnn_padded(rnn: nn.RNNBase, x: torch.Tensor, lengths: torch.Tensor):
+    """Run ``rnn`` over a right-padded batch as if each sequence were alone, without packing.
+
+    The forward direction reads the padded batch as it is: its state at each
+    sequence's last real step is exact (the padding after it is never read
+    back). The backward direction reads each sequence **reversed within its own
+    length** (``reverse_padded``), so it starts at the last real step instead
+    of the padding; its outputs are reversed back. Each layer feeds the next,
+    with ``rnn.dropout`` between layers in training mode, as ``nn.LSTM`` does.
+    The results equal a packed run to float precision, and on the CPU this is
+    much faster than packing for long texts (packed backward passes grow
+    about quadratically with the length, pytorch/pytorch#149194).
+
+    Args:
+        rnn: an ``nn.RNN``, ``nn.LSTM`` or ``nn.GRU`` with ``batch_first=True``.
+        x: ``(B, T, I)`` inputs, padded after each sequence's end.
+        lengths: ``(B,)`` int64, each in ``1..T``.
+
+    Returns:
+        ``output`` ``(B, T, D * H)``: the last layer at every real step, both
+        directions concatenated, zeros at padded steps (as ``pad_packed_sequence``
+        gives); ``h_n`` ``(num_layers * D, B, H)``: every layer's and
+        direction's state after reading its whole sequence, laid out as
+        ``nn.LSTM``'s ``h_n``. (An LSTM's cell states ``c_n`` are not returned.)
+
+    >>> rnn = nn.GRU(3, 4, bidirectional=True, batch_first=True)
+    >>> output, h_n = rnn_padded(rnn, torch.randn(2, 5, 3), torch.tensor([5, 2]))
+    >>> output.shape, h_n.shape, bool(output[1, 2:].eq(0).all())
+    (torch.Size([2, 5, 8]), torch.Size([2, 2, 4]), True)
+    """
+    if not rnn.batch_first or getattr(rnn, "proj_size", 0):
+        raise ValueError("rnn_padded needs an RNN with batch_first=True and no proj_size")
+    check_lengths(lengths, x)
+    lengths = lengths.to(x.device)
+    batch = torch.arange(x.size(0), device=x.device)
+    mask = torch.arange(x.size(1), device=x.device)[None, :] < lengths[:, None]  # (B, T): real steps
+    h_n, inputs = [], x
+    for layer in range(rnn.num_layers):
+        outputs = []
+        for reverse in (False, True) if rnn.bidirectional else (False,):
+            out = _run_direction(rnn, layer, reverse, reverse_padded(inputs, lengths) if reverse else inputs)
+            h_n.append(out[batch, lengths - 1])  # (B, H): the state after the sequence's last real step
+            outputs.append(reverse_padded(out, lengths) if reverse else out)
+        inputs = torch.cat(outputs, dim=-1)  # (B, T, D * H)
+        if layer < rnn.num_layers - 1:
+            inputs = F.dropout(inputs, rnn.dropout, rnn.training)
+    return inputs * mask[:, :, None], torch.stack(h_n)
 
 
 class RNNClassifier(nn.Module):
@@ -581,21 +729,22 @@ class RNNClassifier(nn.Module):
         pool: ``'last'``: the features are the last layer's final state(s),
             forward and backward concatenated; ``'max'``: the largest value of
             each unit of the last layer's outputs over the text's steps.
-        pack: with ``lengths``, pack the sequences (``True``) or run the
-            padded batch (``False``, much faster on long texts: packed
-            backward passes are slow in PyTorch, see pytorch/pytorch#149194).
+        pack: how the recurrent layer reads each text only up to its end when
+            ``lengths`` are given. ``True``: packed sequences
+            (``pack_padded_sequence``). ``False``: ``rnn_padded``, the padded
+            batch read exactly in both directions (the same results; on the CPU
+            much faster for long texts). ``None`` (default): packed on CUDA,
+            where cuDNN runs packed batches natively, ``rnn_padded`` elsewhere.
 
     Shapes:
-        ``x``: ``(B, T)`` token ids, padded with 0; ``lengths``: ``(B,)`` on the
-        CPU, or ``None``. Features ``(B, D * hidden_dim)`` with ``D`` = 2 if
-        bidirectional else 1. Returns logits ``(B, num_classes)``.
+        ``x``: ``(B, T)`` token ids, padded with 0; ``lengths``: ``(B,)`` int64
+        (on the CPU for packing), or ``None``. Features ``(B, D * hidden_dim)``
+        with ``D`` = 2 if bidirectional else 1. Returns logits ``(B, num_classes)``.
 
-    With ``lengths`` and ``pack`` the final state is the one after each text's
-    last real token, in both directions. With ``lengths`` and not ``pack``,
-    the forward state is read at each text's last real token too, but the
-    backward direction starts at step ``T`` and reads the padding first
-    (length-bucketed batches keep it short). Without ``lengths`` the final
-    state is after step ``T`` and has read the padding.
+    With ``lengths`` each text is read as if it were alone in the batch, in both
+    directions. Without ``lengths`` the whole padded batch is read: the forward
+    direction's final state comes after the padding, and the backward direction
+    reads the padding first.
     """
 
     CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
@@ -612,13 +761,15 @@ class RNNClassifier(nn.Module):
         dropout: float = 0.0,
         sparse: bool = False,
         pool: str = "last",
-        pack: bool = True,
+        pack: bool | None = None,
     ):
         super().__init__()
         if cell not in self.CELLS:
             raise ValueError(f"cell must be one of {', '.join(self.CELLS)}, not {cell!r}")
         if pool not in ("last", "max"):
             raise ValueError(f"pool must be 'last' or 'max', not {pool!r}")
+        if pack not in (True, False, None):
+            raise ValueError(f"pack must be True, False or None (choose by device), not {pack!r}")
         self.pool, self.pack = pool, pack
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=Vocab.PAD, sparse=sparse)
         self.rnn = self.CELLS[cell](
@@ -634,28 +785,28 @@ class RNNClassifier(nn.Module):
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         emb = self.embedding(x)  # (B, T, E)
-        if lengths is not None and self.pack:
-            packed = pack_padded_sequence(emb, lengths, batch_first=True, enforce_sorted=False)
-            output, h_n = self.rnn(packed)
-            if self.pool == "max":
-                output, _ = pad_packed_sequence(output, batch_first=True, total_length=x.size(1))
-        else:
+        if lengths is None:
             output, h_n = self.rnn(emb)  # output: (B, T, D * H), the last layer at every step
-        h_n = h_n[0] if isinstance(h_n, tuple) else h_n  # (layers * D, B, H); an LSTM gives (h_n, c_n)
+            h_n = h_n[0] if isinstance(h_n, tuple) else h_n  # (layers * D, B, H); an LSTM gives (h_n, c_n)
+        else:
+            check_lengths(lengths, x)
+            pack = x.is_cuda if self.pack is None else self.pack
+            if pack:
+                packed = pack_padded_sequence(emb, lengths.cpu(), batch_first=True, enforce_sorted=False)
+                output, h_n = self.rnn(packed)
+                output, _ = pad_packed_sequence(output, batch_first=True, total_length=x.size(1))
+                h_n = h_n[0] if isinstance(h_n, tuple) else h_n
+            else:
+                output, h_n = rnn_padded(self.rnn, emb, lengths)
         if self.pool == "max":
             if lengths is not None:
                 steps = torch.arange(x.size(1), device=x.device)
                 padding = steps[None, :] >= lengths.to(x.device)[:, None]  # (B, T)
                 output = output.masked_fill(padding[:, :, None], float("-inf"))
-            features = output.amax(dim=1)
-        elif lengths is not None and not self.pack:
-            H = self.rnn.hidden_size
-            features = output[torch.arange(len(x), device=x.device), lengths.to(x.device) - 1, :H]
-            if self.rnn.bidirectional:
-                features = torch.cat([features, output[:, 0, H:]], dim=1)
+            features = output.amax(dim=1)  # (B, D * H)
         else:
             last = h_n[-2:] if self.rnn.bidirectional else h_n[-1:]  # the last layer's direction(s)
-            features = torch.cat(list(last), dim=1)
+            features = torch.cat(list(last), dim=1)  # (B, D * H)
         return self.fc(self.dropout(features))  # (B, num_classes)
 
 
@@ -746,28 +897,52 @@ def run_epoch(
 ) -> dict:
     """One pass over ``loader``: trains if ``optimizer`` is given, else only evaluates.
 
-    Each batch is ``(labels, x, *rest)``: ``x`` goes to ``device`` and the model
-    is called as ``model(x, *rest)`` (``rest`` is e.g. the CPU ``lengths``).
-    The model returns logits ``(..., C)`` (or a tuple whose first item they
-    are, like ``CharLSTM``). ``clip`` bounds the norm of the (dense)
-    gradients before each step. Returns ``{'loss', 'acc', 'samples', 'seconds'}``:
-    the mean loss and accuracy over all items seen.
+    Each batch is ``(x, *rest, y)``, inputs first and target last: the model
+    is called as ``model(x, *rest)`` (``rest`` is e.g. the CPU ``lengths``;
+    tensors in it other than lengths go to ``device`` with ``x``) and its
+    output is compared with ``y`` by ``loss_fn``. The output is logits
+    ``(..., C)`` for integer targets ``y`` ``(...)`` (classes; a target of
+    ``-100`` is ignored, as ``F.cross_entropy`` does), or predictions of the
+    same shape as a floating-point ``y`` (regression, e.g. with ``F.mse_loss``).
+    A model may return a tuple whose first item is the output (like ``CharLSTM``).
+    ``clip`` bounds the norm of the (dense) gradients before each step.
+
+    Returns ``{'loss', 'acc', 'samples', 'seconds'}``: the mean loss over all
+    targets seen, the accuracy (``None`` for regression), the number of items
+    (rows of ``x``) and the time taken.
     """
+    if clip is not None and not clip > 0:
+        raise ValueError(f"clip must be a positive gradient norm (or None), not {clip!r}")
+    if epoch_size is not None and epoch_size < 1:
+        raise ValueError(f"epoch_size must be at least 1 (or None), not {epoch_size!r}")
     device = device or next(model.parameters()).device
     total_loss = torch.zeros((), device=device)
     correct = torch.zeros((), device=device)
-    count, start = 0, time.perf_counter()
+    items = targets = 0
+    start = time.perf_counter()
     bar = tqdm(loader, desc=desc, disable=not progress, leave=False, mininterval=0.5)
-    for step, (cpu_labels, x, *rest) in enumerate(bar):
-        labels, x = cpu_labels.to(device, non_blocking=True), x.to(device, non_blocking=True)
-        out = model(x, *rest)
-        logits = out[0] if isinstance(out, tuple) else out
-        if cpu_labels.min() < 0 or cpu_labels.max() >= logits.size(-1):  # checked on the CPU: no GPU sync
+    for step, batch in enumerate(bar):
+        if not isinstance(batch, (tuple, list)) or len(batch) < 2:
+            raise ValueError(f"each batch must be (x, ..., y), inputs first and target last; got {_describe(batch)}")
+        x, *rest, cpu_y = batch
+        x, y = x.to(device, non_blocking=True), cpu_y.to(device, non_blocking=True)
+        out = model(x, *[r.to(device) if _is_data(r) else r for r in rest])
+        out = out[0] if isinstance(out, tuple) else out
+        classes = not cpu_y.is_floating_point()
+        if (out.shape[:-1] if classes else out.shape) != y.shape:
             raise ValueError(
-                f"labels must lie in 0..{logits.size(-1) - 1} (the model's outputs), "
-                f"got {int(cpu_labels.min())}..{int(cpu_labels.max())}"
+                f"the model's output {tuple(out.shape)} does not fit the target y {tuple(y.shape)}: batches are "
+                "(x, ..., y), inputs first and target last, and y holds a class per output row (or, for "
+                "regression, a float per output value)"
             )
-        loss = loss_fn(logits, labels)
+        if classes:  # checked on the CPU: no GPU sync
+            real = cpu_y[cpu_y != -100]
+            if len(real) and (real.min() < 0 or real.max() >= out.size(-1)):
+                raise ValueError(
+                    f"targets must lie in 0..{out.size(-1) - 1} (the model's outputs) or be -100 (ignored), "
+                    f"got {int(real.min())}..{int(real.max())}"
+                )
+        loss = loss_fn(out, y)
         if optimizer is not None:
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -776,22 +951,29 @@ def run_epoch(
                     [p for p in model.parameters() if p.grad is not None and not p.grad.is_sparse], clip
                 )
             optimizer.step()
-        n = len(labels)
-        count += n
+        n = int((cpu_y != -100).sum()) if classes else cpu_y.numel()  # the targets this batch's mean is over
+        items += len(x)
+        targets += n
         total_loss += loss.detach() * n  # loss is a batch mean; keep no graph
-        correct += (logits.argmax(-1) == labels).float().mean() * n
+        if classes:
+            correct += ((out.argmax(-1) == y) & (y != -100)).sum()
         if step % 25 == 0 and progress:
-            bar.set_postfix(loss=f"{total_loss.item() / count:.3f}", acc=f"{correct.item() / count:.3f}")
-        if epoch_size is not None and count >= epoch_size:
+            bar.set_postfix(loss=f"{total_loss.item() / max(targets, 1):.3f}")
+        if epoch_size is not None and items >= epoch_size:
             break
-    if count == 0:
+    if items == 0:
         raise ValueError("the loader yielded no batch")
     return {
-        "loss": total_loss.item() / count,
-        "acc": correct.item() / count,
-        "samples": count,
+        "loss": total_loss.item() / max(targets, 1),
+        "acc": correct.item() / max(targets, 1) if classes else None,
+        "samples": items,
         "seconds": time.perf_counter() - start,
     }
+
+
+def _is_data(value) -> bool:
+    """True for a tensor that goes to the model's device with ``x`` (not a CPU ``lengths`` vector)."""
+    return isinstance(value, torch.Tensor) and (value.is_floating_point() or value.dim() > 1)
 
 
 def train_epoch(model, loader, optimizer, **kwargs) -> dict:
@@ -800,18 +982,25 @@ def train_epoch(model, loader, optimizer, **kwargs) -> dict:
     return run_epoch(model, loader, optimizer, desc=kwargs.pop("desc", "train"), **kwargs)
 
 
-@torch.no_grad()
-def evaluate(model, loader, **kwargs) -> dict:
-    """Mean loss and accuracy of ``model`` on ``loader``, in eval mode, without gradients.
-
-    The model's train/eval mode is restored afterwards.
-    """
+@contextlib.contextmanager
+def eval_mode(model: nn.Module):
+    """Put ``model`` in eval mode (no dropout) for a ``with`` block, then restore its mode, also on errors."""
     was_training = model.training
     model.eval()
     try:
-        return run_epoch(model, loader, None, desc=kwargs.pop("desc", "eval"), **kwargs)
+        yield model
     finally:
         model.train(was_training)
+
+
+@torch.no_grad()
+def evaluate(model, loader, **kwargs) -> dict:
+    """Mean loss and accuracy of ``model`` on ``loader``, in eval mode, without gradients; see ``run_epoch``.
+
+    The model's train/eval mode is restored afterwards.
+    """
+    with eval_mode(model):
+        return run_epoch(model, loader, None, desc=kwargs.pop("desc", "eval"), **kwargs)
 
 
 def train(
@@ -820,46 +1009,81 @@ def train(
     val_loader=None,
     epochs: int = 1,
     optimizer=None,
-    lr: float = 1e-3,
+    lr: float | None = None,
+    scheduler=None,
+    restore_best: bool = False,
     verbose: bool = True,
     **kwargs,
 ) -> dict:
     """Train for ``epochs`` epochs, evaluating on ``val_loader`` after each.
 
-    ``optimizer`` defaults to ``make_adam(model, lr)``; ``kwargs`` go to ``train_epoch``
-    (``clip``, ``epoch_size``, ``device``, ``loss_fn``...). Returns the history:
-    a dict of lists ``train_loss``, ``train_acc``, ``val_loss``, ``val_acc``,
-    ``seconds`` (training time of each epoch), one entry per epoch.
+    Args:
+        optimizer: defaults to ``make_adam(model, lr)`` (``lr`` defaults to
+            1e-3); pass either an optimizer or ``lr``, not both.
+        scheduler: a learning-rate scheduler, stepped once after each epoch.
+        restore_best: at the end, load the weights of the epoch with the lowest
+            validation loss (needs ``val_loader``), so that the model you test
+            is the one the validation set chose.
+        kwargs: go to ``train_epoch`` (``clip``, ``epoch_size``, ``device``,
+            ``loss_fn``, ``progress``).
+
+    Returns the history: a dict of lists ``train_loss``, ``train_acc``,
+    ``val_loss``, ``val_acc``, ``seconds`` (training time of each epoch), one
+    entry per epoch, and ``best_epoch`` (1-based; with a ``val_loader``).
     """
-    optimizer = optimizer or make_adam(model, lr)
-    history = collections.defaultdict(list)
+    if optimizer is not None and lr is not None:
+        raise ValueError("train: pass an optimizer or lr, not both (an optimizer has its own learning rate)")
+    if restore_best and val_loader is None:
+        raise ValueError("train: restore_best needs a val_loader to choose the best epoch")
+    optimizer = optimizer or make_adam(model, 1e-3 if lr is None else lr)
+    history, best = collections.defaultdict(list), None
     eval_kwargs = {k: v for k, v in kwargs.items() if k in ("loss_fn", "device", "progress")}
     for epoch in range(1, epochs + 1):
         stats = train_epoch(model, train_loader, optimizer, desc=f"epoch {epoch}", **kwargs)
         history["train_loss"].append(stats["loss"])
         history["train_acc"].append(stats["acc"])
         history["seconds"].append(stats["seconds"])
-        line = f"epoch {epoch}: train loss {stats['loss']:.4f} acc {stats['acc']:.4f}"
+        line = f"epoch {epoch}: train loss {stats['loss']:.4f}" + _acc_text(stats["acc"])
         if val_loader is not None:
             val = evaluate(model, val_loader, **eval_kwargs)
             history["val_loss"].append(val["loss"])
             history["val_acc"].append(val["acc"])
-            line += f" | val loss {val['loss']:.4f} acc {val['acc']:.4f}"
+            line += f" | val loss {val['loss']:.4f}" + _acc_text(val["acc"])
+            if best is None or val["loss"] < best[0]:
+                best = (val["loss"], epoch, copy.deepcopy(model.state_dict()) if restore_best else None)
+        if scheduler is not None:
+            scheduler.step()
         if verbose:
             print(f"{line} | {stats['seconds']:.1f} s")
+    if best is not None:
+        history["best_epoch"] = best[1]
+        if restore_best:
+            model.load_state_dict(best[2])
+            if verbose:
+                print(f"restored the weights of epoch {best[1]} (lowest validation loss, {best[0]:.4f})")
     return dict(history)
 
 
+def _acc_text(acc) -> str:
+    return "" if acc is None else f" acc {acc:.4f}"
+
+
 def plot_history(history: dict, title: str | None = None):
-    """Plot loss and accuracy per epoch (train and, if present, validation); return the figure."""
+    """Plot loss (and accuracy, if any) per epoch, train and validation; return the figure.
+
+    A ``best_epoch`` entry is marked with a dotted line.
+    """
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+    metrics = ["loss"] + (["acc"] if history.get("train_acc") and history["train_acc"][0] is not None else [])
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.5), squeeze=False)
     epochs = range(1, len(history["train_loss"]) + 1)
-    for ax, metric in zip(axes, ("loss", "acc")):
+    for ax, metric in zip(axes[0], metrics):
         ax.plot(epochs, history[f"train_{metric}"], "o-", label="train")
         if history.get(f"val_{metric}"):
             ax.plot(epochs, history[f"val_{metric}"], "s-", label="validation")
+        if history.get("best_epoch"):
+            ax.axvline(history["best_epoch"], color="gray", ls=":", label="lowest validation loss")
         ax.set_xlabel("epoch")
         ax.set_ylabel({"loss": "loss", "acc": "accuracy"}[metric])
         ax.grid(alpha=0.3)
@@ -872,14 +1096,15 @@ def plot_history(history: dict, title: str | None = None):
 
 @torch.no_grad()
 def predict(model, texts: list[str], vocab: Vocab, device=None) -> list[int]:
-    """Predicted class of each text (tokenized, encoded, packed, one batch)."""
+    """Predicted class of each text of ``texts`` (a list of strings), read as one padded batch with lengths."""
+    if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
+        raise TypeError("predict: texts must be a list of strings (for one text, pass [text])")
+    if len(texts) == 0:
+        return []
     device = device or next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    _, padded, lengths = pad_length(encode_dataset([(0, t) for t in texts], vocab))
-    predictions = model(padded.to(device), lengths).argmax(-1).tolist()
-    model.train(was_training)
-    return predictions
+    x, lengths, _ = pad_length(encode_dataset([(0, t) for t in texts], vocab))
+    with eval_mode(model):
+        return model(x.to(device), lengths).argmax(-1).tolist()
 
 
 # ----------------------------------------------------------------------------
@@ -897,15 +1122,15 @@ def char_vocab(text: str) -> Vocab:
 
 
 def char_dataset(ids: torch.Tensor, seq_len: int) -> torch.utils.data.TensorDataset:
-    """Cut a 1-D tensor of character ids into ``(target, input)`` pairs of length ``seq_len``.
+    """Cut a 1-D tensor of character ids into ``(input, target)`` pairs of length ``seq_len``.
 
     ``input`` is ``ids[k*seq_len : (k+1)*seq_len]`` and ``target`` the same
     window shifted by one character: the model learns to predict each next
-    character. Items are ``(target (seq_len,), input (seq_len,))``, labels
-    first like the classifiers' batches.
+    character. Items are ``(input (seq_len,), target (seq_len,))``: inputs
+    first, target last, like every batch of the course.
 
     >>> char_dataset(torch.arange(7), 3)[1]
-    (tensor([4, 5, 6]), tensor([3, 4, 5]))
+    (tensor([3, 4, 5]), tensor([4, 5, 6]))
     """
     if seq_len < 1:
         raise ValueError(f"seq_len must be at least 1, not {seq_len}")
@@ -914,7 +1139,7 @@ def char_dataset(ids: torch.Tensor, seq_len: int) -> torch.utils.data.TensorData
         raise ValueError(f"a text of {len(ids)} characters is too short for sequences of {seq_len}")
     inputs = ids[: n * seq_len].view(n, seq_len)
     targets = ids[1 : n * seq_len + 1].view(n, seq_len)
-    return torch.utils.data.TensorDataset(targets, inputs)
+    return torch.utils.data.TensorDataset(inputs, targets)
 
 
 @torch.no_grad()
@@ -940,17 +1165,13 @@ def evaluate_text(model, ids: torch.Tensor, batch_size: int = 64, seq_len: int =
     device = next(model.parameters()).device
     inputs = ids[: n * batch_size].view(batch_size, n).to(device)
     targets = ids[1 : n * batch_size + 1].view(batch_size, n).to(device)
-    was_training = model.training
-    model.eval()
     total_loss, correct, state, start = 0.0, 0.0, None, time.perf_counter()
-    try:
+    with eval_mode(model):
         for i in range(0, n, seq_len):
             logits, state = model(inputs[:, i : i + seq_len], state)  # (B, T, V)
             y = targets[:, i : i + seq_len]
             total_loss += F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum").item()
             correct += (logits.argmax(-1) == y).sum().item()
-    finally:  # restored as evaluate() does, also when the model raises
-        model.train(was_training)
     count = n * batch_size
     return {
         "loss": total_loss / count,
@@ -980,8 +1201,8 @@ def softmax_with_temperature(logits: torch.Tensor, temperature: float = 1.0) -> 
 @torch.no_grad()
 def generate(
     model,
-    vocab: Vocab,
     prefix: str,
+    vocab: Vocab,
     length: int = 200,
     temperature: float | None = 1.0,
     generator: torch.Generator | None = None,
@@ -990,26 +1211,32 @@ def generate(
 
     Args:
         model: called as ``model(x (1, T), state) -> (logits (1, T, V), state)``.
+        prefix, vocab: the text to continue and the model's character
+            vocabulary (the order of ``predict(model, texts, vocab)``).
         temperature: sample from ``softmax_with_temperature(logits, temperature)``;
             ``None`` (or 0) picks the most likely character (greedy).
         generator: a ``torch.Generator`` for reproducible samples.
 
     Returns ``prefix`` followed by the generated characters.
     """
-    if not prefix:
-        raise ValueError("prefix must hold at least one character")
+    if isinstance(prefix, Vocab):
+        raise TypeError("generate(model, prefix, vocab): the prefix comes before the vocabulary")
+    if not isinstance(prefix, str) or not prefix:
+        raise ValueError(f"prefix must be a string of at least one character, not {prefix!r}")
+    if not isinstance(length, int) or length < 0:
+        raise ValueError(f"length must be a non-negative int, not {length!r}")
+    if temperature is not None and temperature < 0:
+        raise ValueError(f"temperature must be positive, or 0/None for greedy, not {temperature!r}")
     device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    logits, state = model(torch.tensor([vocab.encode(prefix)], device=device))
     out = []
-    for _ in range(length):
-        last = logits[0, -1].float().cpu()
-        if not temperature:
-            index = int(last.argmax())
-        else:
-            index = int(torch.multinomial(softmax_with_temperature(last, temperature), 1, generator=generator))
-        out.append(index)
-        logits, state = model(torch.tensor([[index]], device=device), state)
-    model.train(was_training)
+    with eval_mode(model):
+        logits, state = model(torch.tensor([vocab.encode(prefix)], device=device))
+        for _ in range(length):
+            last = logits[0, -1].float().cpu()
+            if not temperature:
+                index = int(last.argmax())
+            else:
+                index = int(torch.multinomial(softmax_with_temperature(last, temperature), 1, generator=generator))
+            out.append(index)
+            logits, state = model(torch.tensor([[index]], device=device), state)
     return prefix + vocab.decode(out)

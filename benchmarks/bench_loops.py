@@ -14,8 +14,8 @@ work at each step.
     batches of 16, padded (not packed) input, Adam (lr 1e-3) over every parameter,
     and its loop, which adds each batch's loss tensor to a running total (so the
     autograd graphs of the whole epoch stay alive).
-(b) course: encode once, batches of 128 texts of similar length, packed
-    sequences, a sparse embedding gradient with SparseAdam for the embedding and
+(b) course: encode once, batches of 128 texts of similar length, each read
+    up to its real end (torchnlp.rnn_padded on the CPU), a sparse embedding gradient with SparseAdam for the embedding and
     Adam for the rest (both lr 1e-2, torchnlp.make_adam), torchnlp.train_epoch /
     evaluate.
 
@@ -97,7 +97,8 @@ def run_seed(args, train, test, vocab, device):
     train_loader = torch.utils.data.DataLoader(
         train, batch_size=16, collate_fn=padify, shuffle=True, generator=generator
     )
-    test_loader = torch.utils.data.DataLoader(test, batch_size=16, collate_fn=padify)
+    # torchnlp.evaluate reads (x, y) batches: inputs first; the seed's own loop reads (labels, features).
+    test_loader = torch.utils.data.DataLoader(test, batch_size=16, collate_fn=lambda batch: padify(batch)[::-1])
     epochs = []
     for _ in range(args.epochs):
         start = time.perf_counter()

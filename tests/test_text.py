@@ -114,30 +114,38 @@ def test_char_vocab():
 def test_encode_dataset():
     v = Vocab.build(["the cat sat"])
     data = torchnlp.encode_dataset([(0, "the cat sat"), (1, ""), (0, "the cat")], v, max_len=2)
-    assert [label for label, _ in data] == [0, 1, 0]
-    assert data[0][1].tolist() == [v["the"], v["cat"]]
-    assert data[1][1].tolist() == [Vocab.UNK]  # an empty text still has a length of 1
-    assert data[0][1].dtype == torch.int64
+    assert [label for _, label in data] == [0, 1, 0]  # items are (ids, label): inputs first
+    assert data[0][0].tolist() == [v["the"], v["cat"]]
+    assert data[1][0].tolist() == [Vocab.UNK]  # an empty text still has a length of 1
+    assert data[0][0].dtype == torch.int64
     with pytest.raises(ValueError, match="max_len"):
         torchnlp.encode_dataset([(0, "a")], v, max_len=0)
+    with pytest.raises(TypeError, match=r"\(label, text\) pair"):
+        torchnlp.encode_dataset([("a text", 0)], v)
 
 
 def test_pad_length_and_padify():
-    batch = [(2, torch.tensor([5, 6, 7])), (0, torch.tensor([8])), (1, torch.tensor([9, 4]))]
-    labels, padded, lengths = torchnlp.pad_length(batch)
+    batch = [(torch.tensor([5, 6, 7]), 2), (torch.tensor([8]), 0), (torch.tensor([9, 4]), 1)]
+    padded, lengths, labels = torchnlp.pad_length(batch)  # inputs first, target last
     assert labels.tolist() == [2, 0, 1]
     assert padded.tolist() == [[5, 6, 7], [8, 0, 0], [9, 4, 0]]
     assert lengths.tolist() == [3, 1, 2] and lengths.device.type == "cpu"
-    assert padded.dtype == lengths.dtype == torch.int64
-    labels2, padded2 = torchnlp.padify(batch)
+    assert padded.dtype == lengths.dtype == labels.dtype == torch.int64
+    padded2, labels2 = torchnlp.padify(batch)
     assert torch.equal(labels, labels2) and torch.equal(padded, padded2)
 
 
 def test_pad_length_bad_input():
     with pytest.raises(ValueError, match="length 0"):
-        torchnlp.pad_length([(0, torch.tensor([1, 2])), (1, torch.tensor([], dtype=torch.int64))])
+        torchnlp.pad_length([(torch.tensor([1, 2]), 0), (torch.tensor([], dtype=torch.int64), 1)])
     with pytest.raises(ValueError, match="empty batch"):
         torchnlp.padify([])
+    with pytest.raises(TypeError, match="old .label, ids. order"):
+        torchnlp.pad_length([(0, torch.tensor([1, 2]))])
+    with pytest.raises(TypeError, match="encode_dataset"):
+        torchnlp.padify([(0, "raw text")])
+    with pytest.raises(TypeError, match="1-D int64"):
+        torchnlp.pad_length([(torch.tensor([1.0, 2.0]), 0)])
 
 
 def test_bucket_sampler_covers_every_item_once_with_similar_lengths():
@@ -170,15 +178,15 @@ def test_bucket_sampler_reproducible_and_reshuffled_each_epoch():
 
 @pytest.mark.parametrize("bucket", [True, False])
 def test_make_loader(bucket):
-    data = [(i % 3, torch.arange(1, 2 + i % 7)) for i in range(50)]
+    data = [(torch.arange(1, 2 + i % 7), i % 3) for i in range(50)]
     loader = torchnlp.make_loader(data, batch_size=8, bucket=bucket)
     seen = 0
-    for labels, padded, lengths in loader:
+    for padded, lengths, labels in loader:
         assert padded.shape == (len(labels), int(lengths.max()))
         assert all(
             padded[i, : lengths[i]].min() > 0 and padded[i, lengths[i] :].eq(0).all() for i in range(len(labels))
         )
         seen += len(labels)
     assert seen == 50
-    labels, padded = next(iter(torchnlp.make_loader(data, batch_size=8, bucket=bucket, collate_fn=torchnlp.padify)))
+    padded, labels = next(iter(torchnlp.make_loader(data, batch_size=8, bucket=bucket, collate_fn=torchnlp.padify)))
     assert padded.shape[0] == labels.shape[0] == 8
