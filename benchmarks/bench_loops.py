@@ -15,9 +15,9 @@ work at each step.
     and its loop, which adds each batch's loss tensor to a running total (so the
     autograd graphs of the whole epoch stay alive).
 (b) course: encode once, batches of 128 texts of similar length, each read
-    up to its real end (torchnlp.rnn_padded on the CPU), a sparse embedding gradient with SparseAdam for the embedding and
-    Adam for the rest (both lr 1e-2, torchnlp.make_adam), torchnlp.train_epoch /
-    evaluate.
+    up to its real end (torchnlp.rnn_padded on the CPU), a sparse embedding
+    gradient with SparseAdam for the embedding and Adam for the rest (both lr
+    1e-2, torchnlp.make_adam), torchnlp.train_epoch / evaluate.
 
 Each recipe runs in its own process (so that peak memory is its own), the two
 alternating, ``--repeats`` times. Printed: samples/s (median over all epochs of
