@@ -41,6 +41,7 @@ import csv
 import gzip
 import hashlib
 import io
+import math
 import os
 import random
 import tarfile
@@ -98,6 +99,10 @@ AG_NEWS_URL = "https://raw.githubusercontent.com/mhjabreel/CharCnn_Keras/master/
 IMDB_URL = "http://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
 IMDB_MD5 = "7c2ac02c03563afcf9b574c7e56c153a"
 BOOK_URL = "https://raw.githubusercontent.com/rasbt/machine-learning-book/main/ch15/1268-0.txt"
+ETT_URL = "https://raw.githubusercontent.com/zhouhaoyi/ETDataset/1d16c8f4f943005d613b5bc962e9eeb06058cf07/ETT-small/"
+CMUDICT_URL = (
+    "https://raw.githubusercontent.com/cmusphinx/cmudict/0f8072f814306c5ee4fbf992ed853601b12c01f9/cmudict.dict"
+)
 
 # name in a data folder -> (what it is, where to download it, sha256 of its uncompressed content).
 # The IMDb files are made from the downloaded archive (see ``convert_imdb_archive``).
@@ -126,6 +131,16 @@ DATA_FILES = {
         "The Mysterious Island",
         BOOK_URL,
         "355bfdc3f9b5e384b1918e817dd086ce0df97f4d294c69f032fb70b95c1e737c",
+    ),
+    "ett/ETTh1.csv": (
+        "ETTh1 (Electricity Transformer Temperature, hourly)",
+        ETT_URL + "ETTh1.csv",
+        "f18de3ad269cef59bb07b5438d79bb3042d3be49bdeecf01c1cd6d29695ee066",
+    ),
+    "cmudict/cmudict.dict": (
+        "The CMU Pronouncing Dictionary",
+        CMUDICT_URL,
+        "81917843c7f44ce2b094ac63873c2c7a4cf802040792c455ba3ca406891c3d22",
     ),
 }
 
@@ -1240,3 +1255,287 @@ def generate(
             out.append(index)
             logits, state = model(torch.tensor([[index]], device=device), state)
     return prefix + vocab.decode(out)
+
+
+# ----------------------------------------------------------------------------
+# 8. Time series
+
+ETT_BORDERS = {"train": (0, 8640), "val": (8640, 11520), "test": (11520, 14400)}  # 12 / 4 / 4 months of hours
+
+
+def load_ett() -> tuple[list[str], torch.Tensor, list[str]]:
+    """The ETTh1 series (Zhou et al., 2021): hourly readings of an electricity transformer.
+
+    Returns ``(dates, values, columns)``: 17,420 time stamps
+    (``'2016-07-01 00:00:00'`` ...), ``values`` ``(17420, 7)`` float32 and the
+    column names ``HUFL, HULL, MUFL, MULL, LUFL, LULL`` (six loads) and ``OT``
+    (the oil temperature). The file is read unchanged (its license, CC BY-ND 4.0,
+    allows no modified copies); quick mode reads the same file, shipped in
+    ``data/quick``.
+    """
+    header, *rows = read_csv("ett/ETTh1.csv")
+    if header[0] != "date" or any(len(r) != len(header) for r in rows):
+        raise DataError("ett/ETTh1.csv does not have the columns date,HUFL,...,OT on every row")
+    values = torch.tensor([[float(v) for v in r[1:]] for r in rows], dtype=torch.float32)
+    return [r[0] for r in rows], values, header[1:]
+
+
+def standardize(values: torch.Tensor, end: int = ETT_BORDERS["train"][1]):
+    """Z-score each column with the mean and standard deviation of rows ``[0, end)`` (the train split).
+
+    ``values``: ``(N, C)``. Returns ``(scaled (N, C), mean (C,), std (C,))``;
+    ``scaled * std + mean`` gives the values back. Only training rows set the
+    scale, so nothing of the validation or test period leaks into it.
+    """
+    if not 1 < end <= len(values):
+        raise ValueError(f"end must lie in 2..{len(values)} (rows that set the scale), not {end}")
+    mean, std = values[:end].mean(0), values[:end].std(0, unbiased=False)
+    return (values - mean) / std, mean, std
+
+
+def forecast_windows(
+    series: torch.Tensor, split: str, lookback: int = 96, horizon: int = 96, stride: int = 1
+) -> torch.utils.data.TensorDataset:
+    """Input/target windows of ``series`` whose targets start inside ``split``, by the standard ETT borders.
+
+    ``series``: ``(N, C)``. ``split`` is ``'train'``, ``'val'`` or ``'test'``
+    (``ETT_BORDERS``: rows [0, 8640), [8640, 11520), [11520, 14400)). Window
+    ``k`` reads ``lookback`` rows and forecasts the ``horizon`` rows after them;
+    every forecast row lies inside the split, and the look-back may reach into
+    the previous split (as in Informer's and every later paper's code). With
+    ``stride`` 1 that gives 8,449 / 2,785 / 2,785 windows at 96 / 96.
+
+    Items: ``(x (lookback, C), y (horizon, C))``: inputs first, target last.
+
+    >>> data = forecast_windows(torch.arange(14400.0)[:, None], 'test')
+    >>> len(data), data[0][0][0].item(), data[0][1][0].item(), data[-1][1][-1].item()
+    (2785, 11424.0, 11520.0, 14399.0)
+    """
+    if split not in ETT_BORDERS:
+        raise ValueError(f"split must be one of {', '.join(ETT_BORDERS)}, not {split!r}")
+    if lookback < 1 or horizon < 1 or stride < 1:
+        raise ValueError(f"lookback, horizon and stride must be at least 1, not {lookback}, {horizon}, {stride}")
+    start, end = ETT_BORDERS[split]
+    first = max(start - lookback, 0)  # the first window's first input row
+    if end > len(series) or end - first < lookback + horizon:
+        raise ValueError(f"a series of {len(series)} rows is too short for the {split!r} split's windows")
+    windows = series[first:end].unfold(0, lookback + horizon, stride)  # (n, C, lookback + horizon): a view
+    windows = windows.transpose(1, 2)  # (n, lookback + horizon, C)
+    return torch.utils.data.TensorDataset(windows[:, :lookback], windows[:, lookback:])
+
+
+@torch.no_grad()
+def evaluate_forecast(model, loader, device=None) -> dict:
+    """Test MSE and MAE of a forecaster over every window and value of ``loader``.
+
+    Batches are ``(x, y)``; ``model(x)`` returns a forecast of ``y``'s shape
+    ``(B, horizon, C)``. Returns ``{'mse', 'mae', 'windows'}``: the squared and
+    absolute errors averaged over all windows, steps and columns (on the scale
+    of ``y``: z-scores in the standard protocol), as the published tables report them.
+    """
+    device = device or next(model.parameters()).device
+    squared = absolute = 0.0
+    count = windows = 0
+    with eval_mode(model):
+        for x, y in loader:
+            forecast = model(x.to(device)).float()
+            if forecast.shape != y.shape:
+                raise ValueError(
+                    f"the forecast {tuple(forecast.shape)} does not have the target's shape {tuple(y.shape)}"
+                )
+            error = forecast - y.to(device)
+            squared += error.pow(2).sum().item()
+            absolute += error.abs().sum().item()
+            count += y.numel()
+            windows += len(y)
+    if windows == 0:
+        raise ValueError("the loader yielded no batch")
+    return {"mse": squared / count, "mae": absolute / count, "windows": windows}
+
+
+# ----------------------------------------------------------------------------
+# 9. Sequence to sequence: spelling to pronunciation
+
+
+def load_cmudict() -> list[tuple[str, list[str]]]:
+    """Every entry of the CMU Pronouncing Dictionary as ``(word, phonemes)``.
+
+    135,166 entries of 126,052 distinct words: ``('abandon', ['AH0', 'B', 'AE1',
+    'N', 'D', 'AH0', 'N'])``. An alternative pronunciation (``word(2)`` in the
+    file) is one more entry with the same word; comments after ``#`` are
+    dropped. Phonemes are ARPAbet; vowels carry a stress digit (0, 1, 2).
+    """
+    entries = []
+    for number, line in enumerate(read_data_file("cmudict/cmudict.dict").decode("utf-8").splitlines(), 1):
+        word, *phonemes = line.split("#")[0].split()
+        if not phonemes:
+            raise DataError(f"cmudict/cmudict.dict line {number} has no phonemes: {line!r}")
+        entries.append((word.split("(")[0], phonemes))
+    return entries
+
+
+def split_by_word(entries, fractions=(0.9, 0.05, 0.05), seed: int = 0):
+    """Split ``(word, phonemes)`` entries into train / validation / test parts **by word**.
+
+    Every pronunciation of a word lands in the same part, so a test word is
+    never seen in training with another pronunciation. Words are shuffled
+    with ``seed``; the parts keep the input order of their entries.
+
+    >>> parts = split_by_word([('a', ['AH0']), ('a', ['EY1']), ('b', ['B'])], (0.5, 0.5, 0.0))
+    >>> sorted(len(p) for p in parts)  # both pronunciations of 'a' in one part
+    [0, 1, 2]
+    """
+    if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-9:
+        raise ValueError(f"fractions must be three non-negative numbers that add up to 1, not {fractions}")
+    words = sorted({word for word, _ in entries})
+    random.Random(seed).shuffle(words)
+    cut1 = round(fractions[0] * len(words))
+    cut2 = cut1 + round(fractions[1] * len(words))
+    part = {w: 0 if i < cut1 else 1 if i < cut2 else 2 for i, w in enumerate(words)}
+    parts = ([], [], [])
+    for word, phonemes in entries:
+        parts[part[word]].append((word, phonemes))
+    return parts
+
+
+def pad_pairs(batch):
+    """Collate ``(source ids, target ids)`` pairs into ``(x, lengths, y_in, y)``: inputs first, target last.
+
+    Each target holds ``<bos> t_1 ... t_n <eos>``. Returns ``x`` ``(B, S)``
+    padded with 0 and its ``lengths`` ``(B,)`` (CPU); the decoder's inputs
+    ``y_in = <bos> t_1 ... t_n`` ``(B, T)`` padded with 0 (teacher forcing:
+    the true previous token at every step); the targets ``y = t_1 ... t_n <eos>``
+    ``(B, T)`` padded with -100, which the loss ignores.
+
+    >>> x, lengths, y_in, y = pad_pairs([(torch.tensor([5, 6]), torch.tensor([1, 7, 2]))])
+    >>> x.tolist(), lengths.tolist(), y_in.tolist(), y.tolist()
+    ([[5, 6]], [2], [[1, 7]], [[7, 2]])
+    """
+    if len(batch) == 0:
+        raise ValueError("cannot collate an empty batch")
+    if any(len(target) < 2 for _, target in batch):
+        raise ValueError("every target must hold at least <bos> and <eos>")
+    x, lengths, _ = pad_length([(source, 0) for source, _ in batch])
+    y_in = nn.utils.rnn.pad_sequence([t[:-1] for _, t in batch], batch_first=True, padding_value=0)
+    y = nn.utils.rnn.pad_sequence([t[1:] for _, t in batch], batch_first=True, padding_value=-100)
+    return x, lengths, y_in, y
+
+
+@torch.no_grad()
+def beam_search(step, state, bos: int, eos: int, beam_size: int = 5, max_len: int = 50):
+    """The most likely output sequence of a decoder, by beam search.
+
+    Keeps the ``beam_size`` best partial sequences (by total log-probability)
+    at every step; a sequence ends when it emits ``eos``. The search stops
+    when no unfinished sequence can beat the best finished one (log-probabilities
+    only fall) or after ``max_len`` steps. ``beam_size=1`` is greedy decoding.
+
+    Args:
+        step: ``step(tokens (K,), state) -> (log_probs (K, V), state)``: one
+            decoder step for ``K`` sequences side by side; ``state`` is a
+            tensor or a tuple of tensors whose first axis is the ``K`` sequences.
+        state: the decoder's initial state for one input, first axis of size 1.
+        bos, eos: the start and end tokens.
+
+    Returns ``(tokens, log_prob)``: the best sequence without ``bos`` and
+    ``eos``, and its log-probability (``eos`` included).
+
+    A toy decoder whose next token depends on the last one only (0 is ``bos``,
+    1 is ``eos``): greedy takes 2 (p = 0.55), then ends (0.4): 0.22 in all;
+    a beam of 2 also keeps 3 (0.45), which ends with 0.9: 0.405.
+
+    >>> table = torch.tensor([[0, 0, 0.55, 0.45], [1, 0, 0, 0], [0, 0.4, 0.3, 0.3], [0, 0.9, 0.05, 0.05]]).log()
+    >>> def step(tokens, state):
+    ...     return table[tokens], state
+    >>> for k in (1, 2):
+    ...     tokens, log_prob = beam_search(step, torch.zeros(1), bos=0, eos=1, beam_size=k)
+    ...     print(k, tokens, round(math.exp(log_prob), 3))
+    1 [2] 0.22
+    2 [3] 0.405
+    """
+    if beam_size < 1 or max_len < 1:
+        raise ValueError(f"beam_size and max_len must be at least 1, not {beam_size} and {max_len}")
+
+    def select(state, index):
+        return tuple(s[index] for s in state) if isinstance(state, tuple) else state[index]
+
+    tokens = torch.tensor([bos])  # the last token of each live sequence, (K,)
+    scores = torch.zeros(1)  # total log-probability of each live sequence, (K,)
+    sequences = [[]]
+    best = (None, -math.inf)  # the best finished sequence and its score
+    for _ in range(max_len):
+        log_probs, state = step(tokens, state)
+        total = (scores[:, None] + log_probs.float().cpu()).flatten()  # (K * V,)
+        top, index = total.topk(min(beam_size, len(total)))
+        rows, columns = index // log_probs.size(1), index % log_probs.size(1)
+        keep = []
+        for score, row, column in zip(top.tolist(), rows.tolist(), columns.tolist()):
+            if column == eos:
+                if score > best[1]:
+                    best = (sequences[row], score)
+            else:
+                keep.append((score, row, column))
+        if not keep or best[1] >= keep[0][0]:  # nothing left that could beat the best finished sequence
+            break
+        scores = torch.tensor([score for score, _, _ in keep])
+        rows = torch.tensor([row for _, row, _ in keep])
+        tokens = torch.tensor([column for _, _, column in keep])
+        sequences = [sequences[row] + [column] for _, row, column in keep]
+        state = select(state, rows.to(log_probs.device))
+    if best[0] is None:  # no sequence ended within max_len: return the best unfinished one
+        return sequences[0], float(scores[0])
+    return best[0], best[1]
+
+
+def edit_distance(a, b) -> int:
+    """The Levenshtein distance between sequences ``a`` and ``b``: the fewest insertions,
+    deletions and substitutions that turn one into the other.
+
+    >>> edit_distance(['K', 'AE1', 'T'], ['K', 'AA1', 'T', 'S']), edit_distance('', 'abc')
+    (2, 3)
+    """
+    previous = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        current = [i]
+        for j, y in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y)))
+        previous = current
+    return previous[-1]
+
+
+def strip_stress(phonemes: list[str]) -> list[str]:
+    """ARPAbet phonemes without stress digits: ``['AH0', 'B']`` -> ``['AH', 'B']`` (39 phonemes left)."""
+    return [p.rstrip("012") for p in phonemes]
+
+
+def error_rates(predictions, references, stress: bool = True) -> dict:
+    """Word and phoneme error rates of predicted pronunciations.
+
+    Args:
+        predictions: one phoneme list per word.
+        references: for each word, the list of its correct pronunciations.
+        stress: compare stress digits too; ``False`` strips them first (the
+            39-phoneme scoring of published CMUdict results).
+
+    Returns ``{'wer', 'per', 'words'}``: the share of words whose prediction
+    is not one of their pronunciations, and the edit distance to the closest
+    pronunciation summed over words, divided by the summed length of those
+    closest pronunciations.
+
+    >>> cat, dog = ['K', 'AE1', 'T'], ['D', 'AO1', 'G']
+    >>> error_rates([cat, dog], [[cat], [['D', 'AA1', 'G'], ['D', 'AO1', 'G', 'Z']]])  # dog: 1 edit of 3 or of 4
+    {'wer': 0.5, 'per': 0.16666666666666666, 'words': 2}
+    >>> error_rates([cat, dog], [[cat], [['D', 'AA1', 'G']]], stress=False)['wer']  # AO and AA still differ
+    0.5
+    """
+    if len(predictions) != len(references) or not predictions:
+        raise ValueError(f"need one prediction per word, got {len(predictions)} for {len(references)} words")
+    wrong = edits = length = 0
+    for predicted, pronunciations in zip(predictions, references):
+        if not stress:
+            predicted, pronunciations = strip_stress(predicted), [strip_stress(p) for p in pronunciations]
+        distance, closest = min((edit_distance(predicted, p), len(p)) for p in pronunciations)
+        wrong += distance > 0
+        edits += distance
+        length += closest
+    return {"wer": wrong / len(predictions), "per": edits / length, "words": len(predictions)}

@@ -5,6 +5,9 @@
 AG News: the whole test split (7,600 items; torchnlp splits it again).
 IMDb: 300 reviews per class from train and 150 per class from test, drawn
 with a fixed seed. The book: the first 100,000 characters of its text.
+ETTh1: the whole file, unchanged (its license, CC BY-ND 4.0, allows no edited
+copies), with the license. CMUdict: every line of 6,000 words drawn with a
+fixed seed (all pronunciations of a word), in the file's order, with the license.
 """
 
 import csv
@@ -41,3 +44,16 @@ start = book.find("THE MYSTERIOUS ISLAND")
     book[start : start + 100_000] + "End of the Project Gutenberg EBook of The Mysterious Island, by Jules Verne\n",
     encoding="utf-8",
 )
+
+(target / "ett").mkdir(parents=True, exist_ok=True)
+for name in ("ETTh1.csv", "LICENSE"):
+    shutil.copyfile(source / "ett" / name, target / "ett" / name)
+
+(target / "cmudict").mkdir(parents=True, exist_ok=True)
+lines = (source / "cmudict" / "cmudict.dict").read_text(encoding="utf-8").splitlines(keepends=True)
+words = sorted({line.split()[0].split("(")[0] for line in lines})
+chosen = set(random.Random(0).sample(words, 6000))
+(target / "cmudict" / "cmudict.dict").write_text(
+    "".join(line for line in lines if line.split()[0].split("(")[0] in chosen), encoding="utf-8"
+)
+shutil.copyfile(source / "cmudict" / "LICENSE", target / "cmudict" / "LICENSE")
