@@ -9,7 +9,7 @@ TORCH  ?= torch==2.13.0
 BIN     = $(VENV)/bin
 ROOT_FLAG = $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test lint benchmark clean
+.PHONY: lab test lint benchmark images clean
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ lint: $(VENV)/.installed
 
 benchmark: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_loops.py
+
+# The lessons' diagrams: images/*.svg, drawn by a script (tests/test_diagrams.py checks they are current).
+images: $(VENV)/.installed
+	$(BIN)/python tools/make_diagrams.py
 
 clean:
 	rm -rf $(VENV) *.egg-info
