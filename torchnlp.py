@@ -922,9 +922,10 @@ def run_epoch(
     A model may return a tuple whose first item is the output (like ``CharLSTM``).
     ``clip`` bounds the norm of the (dense) gradients before each step.
 
-    Returns ``{'loss', 'acc', 'samples', 'seconds'}``: the mean loss over all
-    targets seen, the accuracy (``None`` for regression), the number of items
-    (rows of ``x``) and the time taken.
+    Returns ``{'loss', 'acc', 'samples', 'seconds', 'grad_norms'}``: the mean
+    loss over all targets seen, the accuracy (``None`` for regression), the
+    number of items (rows of ``x``), the time taken, and when training, the
+    norm of each batch's (dense) gradient before clipping.
     """
     if clip is not None and not clip > 0:
         raise ValueError(f"clip must be a positive gradient norm (or None), not {clip!r}")
@@ -934,6 +935,7 @@ def run_epoch(
     total_loss = torch.zeros((), device=device)
     correct = torch.zeros((), device=device)
     items = targets = 0
+    grad_norms = []
     start = time.perf_counter()
     bar = tqdm(loader, desc=desc, disable=not progress, leave=False, mininterval=0.5)
     for step, batch in enumerate(bar):
@@ -961,10 +963,12 @@ def run_epoch(
         if optimizer is not None:
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            if clip is not None:  # sparse (embedding) gradients are left out: clip_grad_norm_ can't read them
-                nn.utils.clip_grad_norm_(
-                    [p for p in model.parameters() if p.grad is not None and not p.grad.is_sparse], clip
-                )
+            # The norm of the dense gradients, before clipping (clip_grad_norm_ can't read sparse ones).
+            dense = [p for p in model.parameters() if p.grad is not None and not p.grad.is_sparse]
+            if clip is not None:
+                grad_norms.append(nn.utils.clip_grad_norm_(dense, clip))
+            else:
+                grad_norms.append(torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in dense])))
             optimizer.step()
         n = int((cpu_y != -100).sum()) if classes else cpu_y.numel()  # the targets this batch's mean is over
         items += len(x)
@@ -983,6 +987,7 @@ def run_epoch(
         "acc": correct.item() / max(targets, 1) if classes else None,
         "samples": items,
         "seconds": time.perf_counter() - start,
+        "grad_norms": torch.stack(grad_norms).tolist() if grad_norms else [],
     }
 
 
@@ -1044,7 +1049,8 @@ def train(
 
     Returns the history: a dict of lists ``train_loss``, ``train_acc``,
     ``val_loss``, ``val_acc``, ``seconds`` (training time of each epoch), one
-    entry per epoch, and ``best_epoch`` (1-based; with a ``val_loader``).
+    entry per epoch; ``grad_norms``, one per batch of every epoch (before
+    clipping); and ``best_epoch`` (1-based; with a ``val_loader``).
     """
     if optimizer is not None and lr is not None:
         raise ValueError("train: pass an optimizer or lr, not both (an optimizer has its own learning rate)")
@@ -1058,6 +1064,7 @@ def train(
         history["train_loss"].append(stats["loss"])
         history["train_acc"].append(stats["acc"])
         history["seconds"].append(stats["seconds"])
+        history["grad_norms"] += stats["grad_norms"]
         line = f"epoch {epoch}: train loss {stats['loss']:.4f}" + _acc_text(stats["acc"])
         if val_loader is not None:
             val = evaluate(model, val_loader, **eval_kwargs)

@@ -174,8 +174,9 @@ def test_training_lowers_the_loss():
     after = torchnlp.evaluate(model, loader, progress=False)
     assert after["loss"] < 0.5 * before["loss"]
     assert after["acc"] > 0.9
-    assert set(history) == {"train_loss", "train_acc", "val_loss", "val_acc", "seconds", "best_epoch"}
-    assert all(len(v) == 6 for k, v in history.items() if k != "best_epoch")
+    assert set(history) == {"train_loss", "train_acc", "val_loss", "val_acc", "seconds", "best_epoch", "grad_norms"}
+    assert all(len(v) == 6 for k, v in history.items() if k not in ("best_epoch", "grad_norms"))
+    assert len(history["grad_norms"]) == 6 * len(loader) and all(n > 0 for n in history["grad_norms"])
     assert history["val_loss"][-1] == pytest.approx(after["loss"])
     assert history["best_epoch"] == 1 + min(range(6), key=history["val_loss"].__getitem__)
 
@@ -232,6 +233,23 @@ def test_train_epoch_epoch_size_clip_and_no_graph_kept():
     stats = torchnlp.train_epoch(model, loader, opt, epoch_size=30, clip=1e-3, progress=False)
     assert stats["samples"] == 30
     assert isinstance(stats["loss"], float) and isinstance(stats["acc"], float)
+
+
+def test_grad_norms_are_measured_before_clipping():
+    torch.manual_seed(0)
+    model = torchnlp.RNNClassifier(10, 2, embed_dim=4, hidden_dim=4)
+    x, lengths, y = torchnlp.pad_length(toy_task(8))
+    torchnlp.cross_entropy(model(x, lengths), y).backward()
+    expected = torch.cat([p.grad.flatten() for p in model.parameters()]).norm().item()
+    model.zero_grad()
+    loader = [(x, lengths, y)]
+    stats = torchnlp.train_epoch(model, loader, torch.optim.SGD(model.parameters(), lr=0.0), clip=1e-3, progress=False)
+    assert stats["grad_norms"] == [pytest.approx(expected, rel=1e-5)]
+    clipped = torch.cat([p.grad.flatten() for p in model.parameters()]).norm().item()
+    assert clipped == pytest.approx(1e-3, rel=1e-3)  # the step used the clipped gradient
+    assert torchnlp.train_epoch(model, loader, torch.optim.SGD(model.parameters(), lr=0.0), progress=False)[
+        "grad_norms"
+    ] == [pytest.approx(expected, rel=1e-5)]
 
 
 def test_gradient_clipping_bounds_the_update():

@@ -1,0 +1,38 @@
+"""The Colab badges and setup cells all come from the one address in pyproject.toml."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+import colab  # noqa: E402
+
+
+def test_every_badge_and_setup_cell_is_generated_from_the_repository_address():
+    result = subprocess.run([sys.executable, ROOT / "tools" / "colab.py", "--check"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_setup_cell_is_valid_python_that_stops_with_a_clear_message(tmp_path, monkeypatch):
+    repo = colab.repository()
+    assert repo.startswith("https://github.com/")
+    source = colab.SETUP.format(repo=repo, name="course")
+    compile(source, "setup", "exec")
+    # Run it as Colab would, with a clone that fails: it must raise, naming the address.
+    monkeypatch.setitem(sys.modules, "google.colab", object())
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 128))
+    try:
+        exec(source.replace("/content/course", str(tmp_path / "course")), {})
+    except RuntimeError as error:
+        assert repo in str(error) and "git clone" in str(error)
+    else:
+        raise AssertionError("the setup cell did not stop on a failed clone")
+
+
+def test_notebooks_have_the_badge_of_their_own_file():
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        first = nbformat.read(path, as_version=4).cells[0].source.splitlines()[0]
+        assert first.endswith(f"/blob/main/notebooks/{path.name})"), path.name

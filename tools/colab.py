@@ -1,0 +1,91 @@
+"""Write the Colab badges and setup cells of every lesson from the one repository address.
+
+    python tools/colab.py            # rewrite notebooks/*.ipynb and README.md in place
+    python tools/colab.py --check    # exit 1 if any of them is out of date (a unit test runs this)
+
+The address is ``[project.urls] Repository`` in pyproject.toml: change it there, run this
+script, and every badge (first line of each notebook and the README's lesson table) and
+every setup cell (each notebook's second cell) follows.
+"""
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+BADGE = "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+SETUP = """\
+# Colab only: install the course so that `import torchnlp` works. Elsewhere this cell does nothing.
+import os
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:
+    REPO, FOLDER = "{repo}", "/content/{name}"
+    steps = [] if os.path.isdir(FOLDER) else [["git", "clone", "-q", "--depth", "1", REPO, FOLDER]]
+    steps.append([sys.executable, "-m", "pip", "install", "-q", "-e", FOLDER])
+    for step in steps:
+        if subprocess.run(step).returncode != 0:
+            raise RuntimeError(f"Colab setup failed at `{{' '.join(step)}}`: check that {{REPO}} is reachable.")
+    sys.path.insert(0, FOLDER)"""
+
+
+def repository() -> str:
+    """The course's GitHub address, e.g. ``https://github.com/owner/name``, from pyproject.toml."""
+    found = re.search(r'^Repository = "([^"]+)"', (ROOT / "pyproject.toml").read_text(encoding="utf-8"), re.M)
+    if not found:
+        raise SystemExit('pyproject.toml has no line `Repository = "https://github.com/..."` under [project.urls]')
+    return found.group(1).rstrip("/")
+
+
+def badge(repo: str, notebook: str) -> str:
+    """The Colab badge that opens ``notebooks/<notebook>`` of ``repo``'s main branch."""
+    path = repo.removeprefix("https://github.com/")
+    return f"{BADGE}(https://colab.research.google.com/github/{path}/blob/main/notebooks/{notebook})"
+
+
+def sync_notebook(path: Path, repo: str, write: bool = True) -> bool:
+    """Give one notebook the badge and the setup cell of ``repo``; True if it was out of date."""
+    nb = nbformat.read(path, as_version=4)
+    first, second = nb.cells[0], nb.cells[1]
+    lines = first.source.splitlines()
+    lines[0] = badge(repo, path.name)
+    setup = SETUP.format(repo=repo, name=repo.rsplit("/", 1)[-1])
+    if "\n".join(lines) == first.source and second.source == setup:
+        return False
+    if write:
+        first.source, second.source = "\n".join(lines), setup
+        nbformat.write(nb, path)
+    return True
+
+
+def sync_readme(repo: str, write: bool = True) -> bool:
+    """Point every Colab badge of README.md at ``repo``; True if one was out of date."""
+    path = ROOT / "README.md"
+    text = path.read_text(encoding="utf-8")
+    pattern = re.escape(BADGE) + r"\(https://colab\.research\.google\.com/github/[^)]*/notebooks/([^)]+)\)"
+    new = re.sub(pattern, lambda m: badge(repo, m.group(1)), text)
+    if new == text:
+        return False
+    if write:
+        path.write_text(new, encoding="utf-8")
+    return True
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if a file is out of date")
+    args = parser.parse_args()
+    repo = repository()
+    stale = [p.name for p in sorted((ROOT / "notebooks").glob("*.ipynb")) if sync_notebook(p, repo, not args.check)]
+    stale += ["README.md"] if sync_readme(repo, not args.check) else []
+    if stale:
+        print(("out of date: " if args.check else "rewrote: ") + ", ".join(stale))
+    return 1 if stale and args.check else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
