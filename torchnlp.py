@@ -845,12 +845,23 @@ class CharLSTM(nn.Module):
         ``x``: ``(B, T)`` character ids; ``state``: ``(h, c)``, each
         ``(num_layers, B, hidden_dim)``, or ``None`` for zeros. Returns
         ``(logits (B, T, vocab_size), state)``, like ``nn.LSTM`` returns its state.
+
+    ``bf16=True`` runs the layers under ``torch.autocast`` in bfloat16 (about
+    twice as fast on CPUs with bfloat16 units, see ``cpu_has_bf16``); the
+    logits come back in float32.
     """
 
     def __init__(
-        self, vocab_size: int, embed_dim: int = 64, hidden_dim: int = 512, num_layers: int = 1, dropout: float = 0.0
+        self,
+        vocab_size: int,
+        embed_dim: int = 64,
+        hidden_dim: int = 512,
+        num_layers: int = 1,
+        dropout: float = 0.0,
+        bf16: bool = False,
     ):
         super().__init__()
+        self.bf16 = bf16
         self.embedding = nn.Embedding(vocab_size, embed_dim)
         self.rnn = nn.LSTM(
             embed_dim, hidden_dim, num_layers=num_layers, batch_first=True, dropout=dropout if num_layers > 1 else 0.0
@@ -859,8 +870,10 @@ class CharLSTM(nn.Module):
         self.fc = nn.Linear(hidden_dim, vocab_size)
 
     def forward(self, x: torch.Tensor, state=None):
-        out, state = self.rnn(self.embedding(x), state)  # out: (B, T, H)
-        return self.fc(self.dropout(out)), state
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            out, state = self.rnn(self.embedding(x), state)  # out: (B, T, H)
+            logits = self.fc(self.dropout(out))
+        return logits.float(), state
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -1177,14 +1190,96 @@ def char_dataset(ids: torch.Tensor, seq_len: int) -> torch.utils.data.TensorData
     return torch.utils.data.TensorDataset(inputs, targets)
 
 
+def text_windows(ids: torch.Tensor, batch_size: int, seq_len: int, offset: int = 0):
+    """``ids`` (1-D) as ``batch_size`` continuous streams, read side by side ``seq_len`` characters at a time.
+
+    The text from ``offset`` on is cut into ``batch_size`` equal streams; window
+    ``k`` holds characters ``k * seq_len ...`` of every stream. Yields ``(x, y)``,
+    each ``(batch_size, <= seq_len)``, ``y`` being ``x`` shifted by one character:
+    inputs first, target last. Window ``k + 1`` of a stream continues window ``k``.
+
+    >>> [(x.tolist(), y.tolist()) for x, y in text_windows(torch.arange(9), batch_size=2, seq_len=3)]
+    [([[0, 1, 2], [4, 5, 6]], [[1, 2, 3], [5, 6, 7]]), ([[3], [7]], [[4], [8]])]
+    """
+    if batch_size < 1 or seq_len < 1 or offset < 0:
+        raise ValueError(
+            f"batch_size and seq_len must be at least 1 and offset at least 0, not {batch_size}, {seq_len}, {offset}"
+        )
+    n = (len(ids) - 1 - offset) // batch_size  # characters per stream
+    if n < 1:
+        raise ValueError(f"a text of {len(ids)} characters is too short for {batch_size} streams")
+    inputs = ids[offset : offset + n * batch_size].view(batch_size, n)
+    targets = ids[offset + 1 : offset + n * batch_size + 1].view(batch_size, n)
+    for i in range(0, n, seq_len):
+        yield inputs[:, i : i + seq_len], targets[:, i : i + seq_len]
+
+
+def _detach(state):
+    """A recurrent state (a tensor, or a tuple like an LSTM's ``(h, c)``) cut from its graph."""
+    return tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
+
+
+def train_text(
+    model,
+    ids: torch.Tensor,
+    optimizer,
+    batch_size: int = 64,
+    seq_len: int = 100,
+    clip: float | None = None,
+    offset: int = 0,
+    progress: bool = True,
+    desc: str = "train",
+) -> dict:
+    """One epoch of **truncated backpropagation through time** over ``ids`` read as continuous text.
+
+    The text is read as in ``text_windows``: ``batch_size`` streams side by side,
+    ``seq_len`` characters at a time. The model's state is **carried** from each
+    window to the next, so it learns to use what it read before the window (as
+    ``generate`` and ``evaluate_text`` use it), but **detached**, so gradients
+    flow back at most ``seq_len`` steps and a step costs the same at the end of
+    the book as at its start. Each input is the true previous character
+    (teacher forcing). ``offset`` (``0 <= offset < seq_len``) shifts where the
+    windows fall, so that epochs cut the text in different places.
+
+    ``model(x, state) -> (logits (B, T, V), state)``. Returns ``{'loss', 'acc',
+    'samples', 'seconds', 'grad_norms'}`` like ``run_epoch`` (``samples``: characters).
+    """
+    if clip is not None and not clip > 0:
+        raise ValueError(f"clip must be a positive gradient norm (or None), not {clip!r}")
+    device = next(model.parameters()).device
+    total_loss = correct = count = 0
+    grad_norms, state, start = [], None, time.perf_counter()
+    model.train()
+    windows = list(text_windows(ids, batch_size, seq_len, offset))
+    for x, y in tqdm(windows, desc=desc, disable=not progress, leave=False, mininterval=0.5):
+        x, y = x.to(device), y.to(device)
+        logits, state = model(x, state)
+        state = _detach(state)  # carried forward, but no gradient flows into the previous window
+        loss = cross_entropy(logits, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norms.append(nn.utils.clip_grad_norm_(model.parameters(), clip if clip is not None else math.inf))
+        optimizer.step()
+        total_loss += loss.detach() * y.numel()
+        correct += (logits.argmax(-1) == y).sum()
+        count += y.numel()
+    return {
+        "loss": float(total_loss) / count,
+        "acc": float(correct) / count,
+        "samples": count,
+        "seconds": time.perf_counter() - start,
+        "grad_norms": torch.stack(grad_norms).tolist(),
+    }
+
+
 @torch.no_grad()
 def evaluate_text(model, ids: torch.Tensor, batch_size: int = 64, seq_len: int = 100) -> dict:
     """Loss per character of a character language model reading ``ids`` as one continuous text.
 
-    ``ids`` (1-D) is cut into ``batch_size`` equal streams, read side by side
-    ``seq_len`` characters at a time with the state carried from each window
-    to the next (as ``generate`` does): every character is predicted from all
-    of its stream before it, not from a fresh state every ``seq_len``
+    ``ids`` (1-D) is read as in ``text_windows``: ``batch_size`` streams side by
+    side, ``seq_len`` characters at a time, with the state carried from each
+    window to the next (as ``generate`` does): every character is predicted from
+    all of its stream before it, not from a fresh state every ``seq_len``
     characters as ``evaluate`` on a ``char_dataset`` does. Returns
     ``{'loss', 'acc', 'samples', 'seconds'}`` (``samples``: characters predicted).
 
@@ -1192,22 +1287,16 @@ def evaluate_text(model, ids: torch.Tensor, batch_size: int = 64, seq_len: int =
     >>> evaluate_text(model, torch.arange(5).repeat(40), batch_size=2, seq_len=16)["samples"]
     198
     """
-    if batch_size < 1 or seq_len < 1:
-        raise ValueError(f"batch_size and seq_len must be at least 1, not {batch_size} and {seq_len}")
-    n = (len(ids) - 1) // batch_size  # characters per stream
-    if n == 0:
-        raise ValueError(f"a text of {len(ids)} characters is too short for {batch_size} streams")
     device = next(model.parameters()).device
-    inputs = ids[: n * batch_size].view(batch_size, n).to(device)
-    targets = ids[1 : n * batch_size + 1].view(batch_size, n).to(device)
-    total_loss, correct, state, start = 0.0, 0.0, None, time.perf_counter()
+    total_loss = correct = count = 0
+    state, start = None, time.perf_counter()
     with eval_mode(model):
-        for i in range(0, n, seq_len):
-            logits, state = model(inputs[:, i : i + seq_len], state)  # (B, T, V)
-            y = targets[:, i : i + seq_len]
-            total_loss += F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum").item()
+        for x, y in text_windows(ids, batch_size, seq_len):
+            x, y = x.to(device), y.to(device)
+            logits, state = model(x, state)  # (B, T, V)
+            total_loss += F.cross_entropy(logits.flatten(0, 1).float(), y.flatten(), reduction="sum").item()
             correct += (logits.argmax(-1) == y).sum().item()
-    count = n * batch_size
+            count += y.numel()
     return {
         "loss": total_loss / count,
         "acc": correct / count,

@@ -1,0 +1,71 @@
+"""Character language models read as continuous text: windows, truncated backpropagation through time."""
+
+import pytest
+import torch
+
+import torchnlp
+
+
+def test_text_windows_continue_each_stream():
+    ids = torch.arange(23)
+    windows = list(torchnlp.text_windows(ids, batch_size=2, seq_len=4, offset=1))
+    streams = torch.cat([x for x, _ in windows], dim=1)  # (2, n): each row one stream, read in order
+    assert streams.tolist() == [list(range(1, 11)), list(range(11, 21))]  # (23 - 1 - offset) // 2 = 10 each
+    targets = torch.cat([y for _, y in windows], dim=1)
+    assert torch.equal(targets, streams + 1)  # the target is the next character
+    assert [x.shape[1] for x, _ in windows] == [4, 4, 2]
+    with pytest.raises(ValueError, match="too short"):
+        list(torchnlp.text_windows(torch.arange(3), batch_size=4, seq_len=2))
+    with pytest.raises(ValueError, match="at least"):
+        list(torchnlp.text_windows(ids, batch_size=2, seq_len=0))
+
+
+def test_train_text_carries_the_state_but_truncates_the_gradient():
+    torch.manual_seed(0)
+    model = torchnlp.CharLSTM(5, embed_dim=4, hidden_dim=6)
+    reference = torchnlp.CharLSTM(5, embed_dim=4, hidden_dim=6)
+    reference.load_state_dict(model.state_dict())
+    ids = torch.randint(0, 5, (61,))
+    stats = torchnlp.train_text(
+        model, ids, torch.optim.SGD(model.parameters(), lr=0.5), batch_size=3, seq_len=5, progress=False
+    )
+    # The same by hand: windows in order, the state carried and detached, one SGD step each.
+    optimizer, state, losses = torch.optim.SGD(reference.parameters(), lr=0.5), None, []
+    for x, y in torchnlp.text_windows(ids, 3, 5):
+        logits, state = reference(x, state)
+        state = tuple(s.detach() for s in state)
+        loss = torchnlp.cross_entropy(logits, y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    for p, q in zip(model.parameters(), reference.parameters()):
+        torch.testing.assert_close(p, q)
+    assert stats["samples"] == 60 and len(stats["grad_norms"]) == 4
+    assert stats["loss"] == pytest.approx(sum(losses) / 4)  # every window holds 3 x 5 characters
+
+
+def test_train_text_learns_a_periodic_text_and_generates_it():
+    torchnlp.seed_everything(0)
+    text = "abcde" * 300
+    vocab = torchnlp.char_vocab(text)
+    ids = torch.tensor(vocab.encode(text))
+    model = torchnlp.CharLSTM(len(vocab), embed_dim=8, hidden_dim=32)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.02)
+    first = torchnlp.train_text(model, ids, optimizer, batch_size=4, seq_len=20, progress=False)
+    for epoch in range(5):
+        last = torchnlp.train_text(model, ids, optimizer, batch_size=4, seq_len=20, offset=epoch, progress=False)
+    assert last["loss"] < 0.1 < first["loss"]
+    assert torchnlp.evaluate_text(model, ids, batch_size=4, seq_len=20)["acc"] > 0.99
+    assert torchnlp.generate(model, "abc", vocab, length=7, temperature=None) == "abcdeabcde"
+
+
+def test_char_lstm_in_bfloat16_gives_float_logits_and_close_losses():
+    torch.manual_seed(0)
+    model = torchnlp.CharLSTM(7, embed_dim=8, hidden_dim=16)
+    ids = torch.randint(0, 7, (500,))
+    full = torchnlp.evaluate_text(model, ids, batch_size=4, seq_len=25)["loss"]
+    model.bf16 = True
+    logits, (h, c) = model(ids[None, :10])
+    assert logits.dtype == torch.float32
+    assert torchnlp.evaluate_text(model, ids, batch_size=4, seq_len=25)["loss"] == pytest.approx(full, rel=2e-2)
