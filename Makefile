@@ -9,7 +9,7 @@ TORCH  ?= torch==2.13.0
 BIN     = $(VENV)/bin
 ROOT_FLAG = $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test lint benchmark images clean
+.PHONY: lab test lint benchmark images browser-check clean
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,15 @@ lab: $(VENV)/.installed
 # kernels of two OpenMP threads each on a 2-core machine spin against each other (10x slower).
 test: $(VENV)/.installed
 	OMP_NUM_THREADS=1 TORCHNLP_QUICK=1 $(BIN)/python -m pytest -n 2 --dist loadfile --nbval-lax --nbval-cell-timeout=600
+
+# Lesson 01 in real JupyterLab in headless Chromium: Run All Cells, fail on any error output.
+# Needs Debian's chromium (apt-get install chromium); the screenshot helps when CI fails.
+browser-check: $(VENV)/.installed-ci
+	$(BIN)/python tools/browser_check.py notebooks/01-simple-rnn.ipynb --screenshot build/browser-check.png
+
+$(VENV)/.installed-ci: $(VENV)/.installed requirements-ci.txt
+	$(BIN)/python -m pip install --quiet -r requirements-ci.txt
+	touch $@
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
