@@ -40,6 +40,7 @@ import copy
 import csv
 import gzip
 import hashlib
+import http.client
 import io
 import os
 import random
@@ -48,6 +49,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import zlib
 from pathlib import Path
 
 import torch
@@ -61,13 +63,20 @@ from tqdm.auto import tqdm
 
 
 def quick_mode() -> bool:
-    """True when the environment variable ``TORCHNLP_QUICK`` is set (and not ``0``).
+    """True when the environment variable ``TORCHNLP_QUICK`` is ``1`` (or ``true``, ``yes``, ``on``).
 
     In quick mode the loaders read small real samples shipped in the repository
     (``data/quick``) and never touch the network, so that every lesson runs in
     well under a minute on a laptop CPU. CI runs the notebooks this way.
+    Unset, empty, ``0``, ``false``, ``no`` or ``off`` mean full mode; any other
+    value raises ``ValueError`` (``TORCHNLP_QUICK=false`` must not mean quick).
     """
-    return os.environ.get("TORCHNLP_QUICK", "") not in ("", "0")
+    value = os.environ.get("TORCHNLP_QUICK", "").strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    raise ValueError(f"TORCHNLP_QUICK must be 1 (quick mode) or 0 (full mode), not {value!r}")
 
 
 def get_device() -> torch.device:
@@ -99,33 +108,41 @@ IMDB_URL = "http://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
 IMDB_MD5 = "7c2ac02c03563afcf9b574c7e56c153a"
 BOOK_URL = "https://raw.githubusercontent.com/rasbt/machine-learning-book/main/ch15/1268-0.txt"
 
-# name in a data folder -> (what it is, where to download it, sha256 of its uncompressed content).
-# The IMDb files are made from the downloaded archive (see ``convert_imdb_archive``).
+IMDB_SIZE = 84_125_825  # bytes of the archive
+
+# name in a data folder -> (what it is, where to download it, sha256 of its uncompressed content,
+# bytes downloaded from that address). The IMDb files are made from the downloaded archive
+# (see ``convert_imdb_archive``). The size bounds a download (``download``'s ``max_bytes``, ``deadline``).
 DATA_FILES = {
     "ag_news/train.csv": (
         "AG News' train split",
         AG_NEWS_URL + "train.csv",
         "76a0a2d2f92b286371fe4d4044640910a04a803fdd2538e0f3f29a5c6f6b672e",
+        29_470_338,
     ),
     "ag_news/test.csv": (
         "AG News' test split",
         AG_NEWS_URL + "test.csv",
         "521465c2428ed7f02f8d6db6ffdd4b5447c1c701962353eb2c40d548c3c85699",
+        1_857_427,
     ),
     "imdb/train.csv": (
         "IMDb's train split",
         IMDB_URL,
         "0da4f5de397b3df584f7d200f6a96f6493d7720faae0dee600af373294da1c07",
+        IMDB_SIZE,
     ),
     "imdb/test.csv": (
         "IMDb's test split",
         IMDB_URL,
         "2f35ccfa37a82ed41d9b5e50c2752fb0792115116d182d3d69a59c6278c170ef",
+        IMDB_SIZE,
     ),
     "mysterious_island/1268-0.txt": (
         "The Mysterious Island",
         BOOK_URL,
         "355bfdc3f9b5e384b1918e817dd086ce0df97f4d294c69f032fb70b95c1e737c",
+        1_171_600,
     ),
 }
 
@@ -137,20 +154,32 @@ class DataError(RuntimeError):
 def cache_dir() -> Path:
     """The user's cache folder for data: ``$XDG_CACHE_HOME/torchnlp`` or ``~/.cache/torchnlp``."""
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "torchnlp"
+    return Path(base).expanduser() / "torchnlp"
 
 
 def data_folders() -> list[Path]:
     """The folders searched for data files, in order.
 
     Quick mode: only the repository's samples. Otherwise ``$TORCHNLP_DATA`` (if
-    set), then the cache. Each has the layout ``ag_news/train.csv``,
+    set; ``~`` is expanded, a relative path is read from the current folder),
+    then the cache. Each has the layout ``ag_news/train.csv``,
     ``imdb/test.csv``, ``mysterious_island/1268-0.txt`` (CSVs may be ``.csv.gz``).
+    A ``TORCHNLP_DATA`` that is not a folder raises ``DataError`` (a typo must
+    not lead to a silent download).
     """
     if quick_mode():
         return [QUICK_DIR]
-    folders = [Path(os.environ["TORCHNLP_DATA"])] if os.environ.get("TORCHNLP_DATA") else []
-    return folders + [cache_dir()]
+    value = os.environ.get("TORCHNLP_DATA", "")
+    if not value:
+        return [cache_dir()]
+    folder = Path(value).expanduser()
+    if not folder.is_dir():
+        raise DataError(
+            f"TORCHNLP_DATA is set to {value!r} ({folder.absolute()}), which is not a folder. Point it at a "
+            f"folder with the layout ag_news/test.csv, imdb/train.csv, mysterious_island/1268-0.txt, or unset "
+            f"it to use the cache {cache_dir()}."
+        )
+    return [folder, cache_dir()]
 
 
 def find_data_file(name: str) -> Path:
@@ -173,73 +202,112 @@ def find_data_file(name: str) -> Path:
 def read_data_file(name: str) -> bytes:
     """The content of data file ``name``, uncompressed and checked against its sha256.
 
-    Quick-mode samples are not checked: they are part of the repository.
+    Quick-mode samples are not checked: they are part of the repository. A
+    truncated or corrupt ``.gz`` file raises ``DataError``, as a wrong checksum does.
     """
     path = find_data_file(name)
-    data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-    _, url, expected = DATA_FILES[name]
+    _, url, expected, _ = DATA_FILES[name]
+    remedy = f"Replace it with a good copy or delete it to download it again from {url}."
+    try:
+        data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    except (OSError, EOFError, zlib.error) as e:  # BadGzipFile is an OSError; a truncated file gives EOFError
+        raise DataError(f"{path} cannot be decompressed ({e}): it is truncated or corrupt. {remedy}") from e
     if not quick_mode() and hashlib.sha256(data).hexdigest() != expected:
         raise DataError(
             f"{path} does not match its checksum (sha256 {expected} expected): "
-            f"it is incomplete or a different version. Replace it with a good copy"
-            f" or delete it to download it again from {url}."
+            f"it is incomplete or a different version. {remedy}"
         )
     return data
 
 
 def download_data_file(name: str) -> Path:
-    """Download ``name`` into the cache and return its path (IMDb: via the archive)."""
-    what, url, sha256 = DATA_FILES[name]
+    """Download ``name`` into the cache and return its path (IMDb: via the archive).
+
+    The IMDb archive goes to a temporary folder of its own (two processes
+    loading IMDb at once do not collide) that is removed afterwards, also after
+    a failure or Ctrl-C.
+    """
+    what, url, sha256, size = DATA_FILES[name]
     target = cache_dir() / name
-    where = f"Put a copy at {target} (or {target}.gz), or set TORCHNLP_DATA to a folder with the layout {name}."
+    limits = {"max_bytes": size + size // 10, "deadline": 60 + size / 20_000}  # at least 20 kB/s on average
     try:
         if url != IMDB_URL:
-            download(url, target, sha256=sha256)
+            download(url, target, sha256=sha256, **limits)
             return target
-        archive = cache_dir() / "imdb" / "aclImdb_v1.tar.gz"
-        download(url, archive, md5=IMDB_MD5)
-        convert_imdb_archive(archive, cache_dir() / "imdb")
-        archive.unlink()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=target.parent, prefix="download.") as tmp:
+            archive = Path(tmp) / "aclImdb_v1.tar.gz"
+            download(url, archive, md5=IMDB_MD5, **limits)
+            convert_imdb_archive(archive, target.parent)
         return target.with_name(target.name + ".gz")
-    except OSError as e:  # urllib's errors are OSErrors
+    except (DataError, OSError) as e:
         searched = ", ".join(str(f) for f in data_folders())
         raise DataError(
-            f"{what} ({name}) is not in {searched} and could not be downloaded from {url} ({e}). {where}"
+            f"{what} ({name}) is not in {searched} and could not be downloaded from {url} ({e}). "
+            f"Put a copy at {target} (or {target}.gz), or set TORCHNLP_DATA to a folder with the layout {name}."
         ) from e
 
 
-def download(url: str, path: Path, sha256: str | None = None, md5: str | None = None, timeout: float = 30) -> None:
+def download(
+    url: str,
+    path: Path,
+    sha256: str | None = None,
+    md5: str | None = None,
+    max_bytes: int | None = None,
+    timeout: float = 30,
+    deadline: float = 600,
+) -> None:
     """Download ``url`` to ``path`` with a progress bar, verify it, write it atomically.
 
     The bytes go to a temporary file beside ``path``; only a complete transfer
-    whose checksum matches is renamed to ``path``. Anything else raises and
-    leaves no file behind: ``DataError`` for a short transfer or a wrong
-    checksum, ``OSError`` (e.g. ``urllib.error.URLError``) when offline.
+    whose checksum matches is renamed to ``path``. Anything else raises
+    ``DataError`` and leaves no file behind: offline, an HTTP error, a short
+    transfer, a wrong checksum, more than ``max_bytes`` bytes (checked against
+    ``Content-Length`` before the transfer, and while reading), no byte for
+    ``timeout`` seconds, or a transfer still running after ``deadline`` seconds.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256() if sha256 else hashlib.md5() if md5 else None
+    start = time.monotonic()
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
-            total = int(response.headers.get("Content-Length") or 0) or None
+            total = _content_length(response)
+            if max_bytes is not None and total is not None and total > max_bytes:
+                raise DataError(f"{url} announces {total} bytes, more than the {max_bytes} expected at most")
             received = 0
             with tqdm(total=total, unit="B", unit_scale=True, desc=path.name) as bar:
-                while chunk := response.read(1 << 20):
+                while chunk := response.read1(1 << 20):  # returns what has arrived, so the deadline is checked
                     out.write(chunk)
                     received += len(chunk)
                     if digest:
                         digest.update(chunk)
                     bar.update(len(chunk))
+                    if max_bytes is not None and received > max_bytes:
+                        raise DataError(f"{url} sent more than the {max_bytes} bytes expected at most")
+                    if time.monotonic() - start > deadline:
+                        raise DataError(f"download of {url} took more than {deadline:.0f} s ({received} bytes)")
         if total is not None and received != total:
             raise DataError(f"download of {url} was interrupted: {received} of {total} bytes")
         expected = sha256 or md5
         if digest and digest.hexdigest() != expected:
             raise DataError(f"{url} does not match its checksum ({expected} expected, got {digest.hexdigest()})")
         os.replace(tmp, path)
+    except (OSError, http.client.HTTPException) as e:  # urllib's URLError is an OSError; IncompleteRead...
+        raise DataError(f"download of {url} failed: {type(e).__name__}: {e}") from e
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def _content_length(response) -> int | None:
+    """The ``Content-Length`` of an HTTP response, or ``None`` when absent or not a valid size."""
+    try:
+        length = int(response.headers.get("Content-Length", ""))
+    except ValueError:
+        return None
+    return length if length >= 0 else None
 
 
 def convert_imdb_archive(archive: Path, folder: Path) -> None:
@@ -247,27 +315,41 @@ def convert_imdb_archive(archive: Path, folder: Path) -> None:
 
     Each CSV has the header ``label,text`` and one row per review, ``neg``
     reviews first, each class sorted by the review id ``N`` of ``N_rating.txt``
-    (the layout of the course's data folder). Files are written atomically.
+    (the layout of the course's data folder). Both splits are read and checked
+    before either file is replaced; files are written atomically and no
+    temporary file is left behind, also after an error or Ctrl-C. An archive
+    that cannot be read raises ``DataError``.
     """
     reviews = {"train": [], "test": []}
-    with tarfile.open(archive, "r:gz") as tar:
-        for member in tar:
-            parts = member.name.split("/")  # aclImdb/train/pos/123_8.txt
-            if member.isfile() and len(parts) == 4 and parts[1] in reviews and parts[2] in ("neg", "pos"):
-                text = tar.extractfile(member).read().decode("utf-8")
-                review_id = int(parts[3].split("_")[0])
-                reviews[parts[1]].append((parts[2], review_id, text))
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            for member in tar:
+                parts = member.name.split("/")  # aclImdb/train/pos/123_8.txt
+                if member.isfile() and len(parts) == 4 and parts[1] in reviews and parts[2] in ("neg", "pos"):
+                    text = tar.extractfile(member).read().decode("utf-8")
+                    review_id = int(parts[3].split("_")[0])
+                    reviews[parts[1]].append((parts[2], review_id, text))
+    except (tarfile.TarError, OSError, EOFError, zlib.error, ValueError) as e:
+        raise DataError(f"{archive} cannot be read as the aclImdb archive ({e}): it is truncated or corrupt") from e
     for split, rows in reviews.items():
         if not rows:
             raise DataError(f"{archive} holds no {split} reviews: it is not the aclImdb archive")
-        buffer = io.StringIO(newline="")
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["label", "text"])
-        writer.writerows((label, text) for label, _, text in sorted(rows))
-        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".part")
-        with os.fdopen(fd, "wb") as f:
-            f.write(gzip.compress(buffer.getvalue().encode("utf-8"), mtime=0))
-        os.replace(tmp, folder / f"{split}.csv.gz")
+    written = {}  # split -> temporary file
+    try:
+        for split, rows in reviews.items():
+            buffer = io.StringIO(newline="")
+            writer = csv.writer(buffer, lineterminator="\n")
+            writer.writerow(["label", "text"])
+            writer.writerows((label, text) for label, _, text in sorted(rows))
+            fd, written[split] = tempfile.mkstemp(dir=folder, prefix=f"{split}.csv.gz.", suffix=".part")
+            with os.fdopen(fd, "wb") as f:
+                f.write(gzip.compress(buffer.getvalue().encode("utf-8"), mtime=0))
+        for split, tmp in written.items():
+            os.replace(tmp, Path(folder) / f"{split}.csv.gz")
+    finally:
+        for tmp in written.values():
+            if os.path.exists(tmp):
+                os.remove(tmp)
 
 
 # -- the three data sets
