@@ -42,6 +42,8 @@ import gzip
 import hashlib
 import http.client
 import io
+import numbers
+import operator
 import os
 import random
 import tarfile
@@ -50,6 +52,7 @@ import time
 import urllib.error
 import urllib.request
 import zlib
+from collections.abc import Iterable
 from pathlib import Path
 
 import torch
@@ -95,6 +98,54 @@ def seed_everything(seed: int = 0) -> None:
     """
     random.seed(seed)
     torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+# -- checks of arguments: a wrong value raises where it is passed, with its name, instead of
+# giving a silently wrong result or an error from deep inside PyTorch
+
+
+def _describe(value) -> str:
+    """A short description of ``value`` for error messages, e.g. ``(int, Tensor (3,))``."""
+
+    def one(v):
+        return f"Tensor {tuple(v.shape)}" if isinstance(v, torch.Tensor) else type(v).__name__
+
+    if isinstance(value, (tuple, list)):
+        return "(" + ", ".join(one(v) for v in value) + ")"
+    return one(value)
+
+
+def _check_int(name: str, value, low: int = 1) -> None:
+    """Raise ``TypeError`` unless ``value`` is an int, ``ValueError`` unless it is at least ``low``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, not {value!r} ({type(value).__name__})")
+    if value < low:
+        raise ValueError(f"{name} must be at least {low}, not {value}")
+
+
+def _check_positive(name: str, value) -> None:
+    """Raise ``TypeError`` unless ``value`` is a real number, ``ValueError`` unless it is above 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, not {value!r} ({type(value).__name__})")
+    if not value > 0:  # also refuses nan
+        raise ValueError(f"{name} must be positive, not {value}")
+
+
+def _check_ids(name: str, ids, dim: int, vocab_size: int | None = None) -> None:
+    """Raise unless ``ids`` is a ``dim``-D int64 (or int32) tensor, with values in ``0..vocab_size-1`` if given."""
+    integer = isinstance(ids, torch.Tensor) and ids.dtype in (torch.int64, torch.int32)  # what nn.Embedding reads
+    if not integer or ids.dim() != dim:
+        got = f"{_describe(ids)} {ids.dtype}" if isinstance(ids, torch.Tensor) else type(ids).__name__
+        shape = "a (B, T) tensor" if dim == 2 else f"a {dim}-D tensor"
+        hint = " (for one sequence, pass x[None])" if dim == 2 and integer and ids.dim() == 1 else ""
+        raise TypeError(f"{name} must be {shape} of integer ids (int64), got {got}{hint}")
+    if vocab_size is not None and ids.numel():
+        low, high = (int(v) for v in ids.aminmax())
+        if low < 0 or high >= vocab_size:
+            raise ValueError(
+                f"{name} holds ids {low}..{high}, outside 0..{vocab_size - 1}: the model was built for "
+                f"{vocab_size} tokens (build it with vocab_size=len(vocab), the vocabulary that encoded x)"
+            )
 
 
 # ----------------------------------------------------------------------------
@@ -459,6 +510,8 @@ def tokenize(text: str) -> list[str]:
     >>> tokenize("It's great, isn't it?<br />Yes!")
     ['it', "'", 's', 'great', ',', 'isn', "'", 't', 'it', '?', 'yes', '!']
     """
+    if not isinstance(text, str):
+        raise TypeError(f"tokenize: text must be a str, not {type(text).__name__}")
     text = text.lower()
     for old, new in BASIC_ENGLISH_RULES:
         text = text.replace(old, new)
@@ -472,24 +525,31 @@ class Vocab:
     token not in the vocabulary); the other tokens follow by decreasing
     frequency, ties in alphabetical order. ``tokenizer`` splits a text,
     ``sep`` joins decoded tokens (``list`` and ``''`` give a character vocabulary).
+    ``pad_index`` and ``unk_index`` are this vocabulary's own: ``0`` and ``1``
+    for words, ``None`` for a character vocabulary, which has neither.
 
     >>> v = Vocab.build(['a b b', 'b c'])
     >>> v.itos
     ['<pad>', '<unk>', 'b', 'a', 'c']
-    >>> v['b'], v['zebra'], len(v)
-    (2, 1, 5)
+    >>> v['b'], v['zebra'], len(v), v.pad_index, v.unk_index
+    (2, 1, 5, 0, 1)
     >>> v.encode('b a zebra'), v.decode([2, 3, 1])
     ([2, 3, 1], 'b a <unk>')
     """
 
-    PAD, UNK = 0, 1
-
     def __init__(self, itos: list[str], tokenizer=tokenize, sep: str = " ", unk: str | None = "<unk>"):
+        if isinstance(itos, str) or not all(isinstance(token, str) for token in itos):
+            raise TypeError(f"itos must be a list of str tokens, not {_describe(itos)}")
         self.itos = list(itos)
         self.stoi = {token: i for i, token in enumerate(self.itos)}
         if len(self.stoi) != len(self.itos):
             raise ValueError("tokens of a vocabulary must be distinct")
+        if self.stoi.get("<pad>", 0) != 0:
+            raise ValueError("<pad> must be at index 0 (pad_length pads with 0, the models' padding_idx)")
+        if unk is not None and unk not in self.stoi:
+            raise ValueError(f"the unknown token {unk!r} is not in itos; pass unk=None for a vocabulary without one")
         self.tokenizer, self.sep = tokenizer, sep
+        self.pad_index = 0 if self.itos[:1] == ["<pad>"] else None
         self.unk_index = self.stoi[unk] if unk is not None else None
 
     @classmethod
@@ -505,18 +565,26 @@ class Vocab:
         """Build a vocabulary from an iterable of texts.
 
         Args:
-            texts: the texts (strings) to count tokens in.
+            texts: the texts (strings) to count tokens in: a list of them, not
+                one string (for one text, pass ``[text]``).
             min_freq: keep tokens seen at least this often.
             max_tokens: keep at most this many entries, specials included.
             specials: entries placed first; ``('<pad>', '<unk>')`` for words,
                 ``()`` for a character vocabulary (unknown characters then raise).
         """
-        if min_freq < 1:
-            raise ValueError(f"min_freq must be at least 1, not {min_freq}")
-        if max_tokens is not None and max_tokens <= len(specials):
-            raise ValueError(f"max_tokens must exceed the {len(specials)} special tokens, not {max_tokens}")
+        if isinstance(texts, (str, bytes)) or not isinstance(texts, Iterable):
+            raise TypeError(f"texts must be a list of strings (for one text, pass [text]), not {_describe(texts)}")
+        _check_int("min_freq", min_freq)
+        if max_tokens is not None:
+            _check_int("max_tokens", max_tokens, low=len(specials) + 1)
+        if isinstance(specials, str) or not all(isinstance(t, str) for t in specials):
+            raise TypeError(f"specials must be a tuple of str tokens, e.g. ('<pad>', '<unk>'), not {specials!r}")
+        if not callable(tokenizer):
+            raise TypeError(f"tokenizer must be a function from a text to its tokens, not {tokenizer!r}")
         counts = collections.Counter()
-        for text in texts:
+        for i, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise TypeError(f"texts must hold strings, but item {i} is {_describe(text)}")
             counts.update(tokenizer(text))
         ranked = sorted(
             (t for t, c in counts.items() if c >= min_freq and t not in specials), key=lambda t: (-counts[t], t)
@@ -530,10 +598,15 @@ class Vocab:
     def __len__(self) -> int:
         return len(self.itos)
 
+    def __iter__(self):
+        return iter(self.itos)
+
     def __contains__(self, token: str) -> bool:
         return token in self.stoi
 
     def __getitem__(self, token: str) -> int:
+        if not isinstance(token, str):
+            raise TypeError(f"vocab[token] takes a str token, not {token!r}; the token at index i is vocab.itos[i]")
         if self.unk_index is None:
             if token not in self.stoi:
                 raise KeyError(f"{token!r} is not in the vocabulary (which has no <unk>)")
@@ -544,12 +617,24 @@ class Vocab:
         return f"Vocab({len(self)} tokens: {self.itos[:6]}...)"
 
     def encode(self, text: str) -> list[int]:
-        """Indices of the tokens of ``text``."""
+        """Indices of the tokens of ``text`` (a str)."""
+        if not isinstance(text, str):
+            raise TypeError(f"encode: text must be a str, not {_describe(text)}")
         return [self[token] for token in self.tokenizer(text)]
 
     def decode(self, indices) -> str:
-        """The tokens at ``indices`` (a list or 1-D tensor), joined by ``sep``."""
-        return self.sep.join(self.itos[int(i)] for i in indices)
+        """The tokens at ``indices`` (a list of ints or a 1-D integer tensor), joined by ``sep``."""
+        if isinstance(indices, torch.Tensor):
+            _check_ids("decode: indices", indices, dim=1)
+            indices = indices.tolist()
+        if isinstance(indices, (str, bytes)) or not isinstance(indices, Iterable):
+            raise TypeError(f"decode: indices must be a list of ints or a 1-D tensor, not {_describe(indices)}")
+        tokens = []
+        for i in indices:
+            if isinstance(i, bool) or not isinstance(i, numbers.Integral) or not 0 <= i < len(self.itos):
+                raise ValueError(f"decode: indices must be ints in 0..{len(self.itos) - 1}, got {i!r}")
+            tokens.append(self.itos[i])
+        return self.sep.join(tokens)
 
 
 # ----------------------------------------------------------------------------
@@ -559,17 +644,22 @@ class Vocab:
 def encode_dataset(data, vocab: Vocab, max_len: int | None = None) -> list[tuple[torch.Tensor, int]]:
     """Encode every text once: ``(label, text)`` pairs -> ``(ids, label)`` items (inputs first).
 
-    ``data`` holds pairs as ``load_dataset`` returns them. ``ids`` is a 1-D
-    ``int64`` tensor of length ``min(len(tokens), max_len)`` (at least 1: a
-    text with no token becomes ``[<unk>]``, so that every sequence has a last
-    step to read).
+    ``data`` holds pairs as ``load_dataset`` returns them, with int labels.
+    ``ids`` is a 1-D ``int64`` tensor of length ``min(len(tokens), max_len)``
+    (at least 1: a text with no token becomes ``[vocab.unk_index]``, so that
+    every sequence has a last step to read; with a vocabulary that has no
+    ``<unk>``, such as a character vocabulary, an empty text raises ``ValueError``).
 
     >>> vocab = Vocab.build(['good film', 'bad film'])
     >>> encode_dataset([(1, 'good film'), (0, '')], vocab)
     [(tensor([4, 2]), 1), (tensor([1]), 0)]
     """
-    if max_len is not None and max_len < 1:
-        raise ValueError(f"max_len must be at least 1, not {max_len}")
+    if not isinstance(vocab, Vocab):
+        raise TypeError(
+            f"encode_dataset: vocab must be a Vocab (from load_dataset or Vocab.build), not {_describe(vocab)}"
+        )
+    if max_len is not None:
+        _check_int("max_len", max_len)
     items = []
     for i, pair in enumerate(data):
         if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and isinstance(pair[1], str)):
@@ -577,30 +667,50 @@ def encode_dataset(data, vocab: Vocab, max_len: int | None = None) -> list[tuple
                 f"encode_dataset: item {i} of data must be a (label, text) pair as load_dataset returns, "
                 f"got {_describe(pair)}"
             )
-        label, text = pair
-        ids = vocab.encode(text)[:max_len] or [vocab.unk_index if vocab.unk_index is not None else Vocab.UNK]
+        label, text = _class_index(pair[0], f"item {i} of data"), pair[1]
+        ids = vocab.encode(text)[:max_len]
+        if not ids:
+            if vocab.unk_index is None:
+                raise ValueError(
+                    f"encode_dataset: text {i} has no token, and the vocabulary has no <unk> to stand for it "
+                    "(a character vocabulary): leave empty texts out"
+                )
+            ids = [vocab.unk_index]
         items.append((torch.tensor(ids, dtype=torch.long), label))
     return items
 
 
-def _describe(value) -> str:
-    """A short description of ``value`` for error messages, e.g. ``(int, Tensor (3,))``."""
+def _class_index(label, where: str) -> int:
+    """``label`` as an int class index; a float or a string label (e.g. ``'pos'``) raises ``TypeError``."""
+    try:
+        return operator.index(label)  # an int, a NumPy int or a one-element integer tensor
+    except TypeError:
+        raise TypeError(f"the label of {where} must be an int class index (0-based), not {label!r}") from None
 
-    def one(v):
-        return f"Tensor {tuple(v.shape)}" if isinstance(v, torch.Tensor) else type(v).__name__
 
-    if isinstance(value, (tuple, list)):
-        return "(" + ", ".join(one(v) for v in value) + ")"
-    return one(value)
+def _check_item(item, where: str) -> None:
+    """Raise ``TypeError`` unless ``item`` is ``(ids: 1-D int64 tensor, label)``, with a hint at the likely mistake."""
+    if not (isinstance(item, (tuple, list)) and len(item) == 2 and isinstance(item[0], torch.Tensor)):
+        hint = ""
+        if isinstance(item, torch.Tensor):
+            hint = " (a batch is a list of items: for one item, pass [item])"
+        elif isinstance(item, (tuple, list)) and len(item) == 2:
+            if isinstance(item[1], torch.Tensor):
+                hint = " (that is the old (label, ids) order: items are now inputs first, target last)"
+            elif isinstance(item[1], str) or isinstance(item[0], str):
+                hint = " (texts must be encoded first: use encode_dataset(data, vocab))"
+        raise TypeError(f"{where} must be (ids: 1-D Tensor, label), got {_describe(item)}{hint}")
+    if item[0].dim() != 1 or item[0].dtype != torch.long:
+        raise TypeError(f"{where}: ids must be a 1-D int64 tensor, got {item[0].dtype} {tuple(item[0].shape)}")
 
 
 def pad_length(batch):
     """Collate ``(ids, label)`` items into ``(x, lengths, y)``: inputs first, target last.
 
     Returns:
-        x: ``(B, T)`` int64, padded with 0 to the longest sequence ``T``;
-        lengths: ``(B,)`` int64 **on the CPU** (what ``pack_padded_sequence``
-        wants); y: ``(B,)`` int64 labels.
+        x: ``(B, T)`` int64, padded with 0 (a word vocabulary's ``<pad>``) to
+        the longest sequence ``T``; lengths: ``(B,)`` int64 **on the CPU** (what
+        ``pack_padded_sequence`` wants); y: ``(B,)`` int64 labels.
 
     >>> pad_length([(torch.tensor([5, 6, 7]), 1), (torch.tensor([8]), 0)])
     (tensor([[5, 6, 7],
@@ -609,24 +719,15 @@ def pad_length(batch):
     if len(batch) == 0:
         raise ValueError("cannot collate an empty batch")
     for i, item in enumerate(batch):
-        if not (isinstance(item, (tuple, list)) and len(item) == 2 and isinstance(item[0], torch.Tensor)):
-            hint = ""
-            if isinstance(item, (tuple, list)) and len(item) == 2:
-                if isinstance(item[1], torch.Tensor):
-                    hint = " (that is the old (label, ids) order: items are now inputs first, target last)"
-                elif isinstance(item[1], str) or isinstance(item[0], str):
-                    hint = " (texts must be encoded first: use encode_dataset(data, vocab))"
-            raise TypeError(f"item {i} of the batch must be (ids: 1-D Tensor, label), got {_describe(item)}{hint}")
-        if item[0].dim() != 1 or item[0].dtype != torch.long:
-            raise TypeError(f"item {i}: ids must be a 1-D int64 tensor, got {item[0].dtype} {tuple(item[0].shape)}")
+        _check_item(item, f"item {i} of the batch")
     lengths = torch.tensor([len(ids) for ids, _ in batch])
     if (lengths == 0).any():
         raise ValueError(
             f"sequence {int((lengths == 0).nonzero()[0])} of the batch has length 0; "
             "every sequence needs at least one token"
         )
-    x = nn.utils.rnn.pad_sequence([ids for ids, _ in batch], batch_first=True, padding_value=Vocab.PAD)
-    y = torch.tensor([int(label) for _, label in batch])
+    x = nn.utils.rnn.pad_sequence([ids for ids, _ in batch], batch_first=True, padding_value=0)
+    y = torch.tensor([_class_index(label, f"item {i} of the batch") for i, (_, label) in enumerate(batch)])
     return x, lengths, y
 
 
@@ -650,9 +751,11 @@ class BucketBatchSampler(torch.utils.data.Sampler):
     """
 
     def __init__(self, lengths, batch_size: int, shuffle: bool = True, pool: int = 50, seed: int = 0):
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+        _check_int("batch_size", batch_size)
+        _check_int("pool", pool)
         self.lengths = torch.as_tensor(lengths)
+        if self.lengths.dim() != 1 or self.lengths.is_floating_point():
+            raise TypeError(f"lengths must be a list of ints, one per item, not {_describe(lengths)}")
         self.batch_size, self.shuffle, self.pool = batch_size, shuffle, pool
         self.generator = torch.Generator().manual_seed(seed)
 
@@ -685,6 +788,11 @@ def make_loader(
     batch is ``collate_fn(items)``: ``(x, lengths, y)`` by default,
     ``padify`` gives ``(x, y)``. Memory is pinned when CUDA is there.
     """
+    if len(data) == 0:
+        raise ValueError("make_loader: data is empty")
+    for i, item in enumerate(data):
+        _check_item(item, f"item {i} of data")
+    _check_int("batch_size", batch_size)
     pin = torch.cuda.is_available()
     if bucket:
         sampler = BucketBatchSampler([len(ids) for ids, _ in data], batch_size, shuffle=shuffle, seed=seed)
@@ -853,7 +961,7 @@ class RNNClassifier(nn.Module):
         if pack not in (True, False, None):
             raise ValueError(f"pack must be True, False or None (choose by device), not {pack!r}")
         self.pool, self.pack = pool, pack
-        self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=Vocab.PAD, sparse=sparse)
+        self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=0, sparse=sparse)  # 0 is <pad>
         self.rnn = self.CELLS[cell](
             embed_dim,
             hidden_dim,
