@@ -835,6 +835,7 @@ def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     tensor([[3, 2, 1],
             [5, 4, 0]])
     """
+    check_lengths(lengths, x)  # a length of 0 would leave its sequence as it is
     steps = torch.arange(x.size(1), device=x.device)
     last = lengths.to(x.device)[:, None] - 1  # (B, 1)
     index = torch.where(steps <= last, last - steps, steps)  # (B, T)
@@ -886,6 +887,8 @@ def rnn_padded(rnn: nn.RNNBase, x: torch.Tensor, lengths: torch.Tensor):
     >>> output.shape, h_n.shape, bool(output[1, 2:].eq(0).all())
     (torch.Size([2, 5, 8]), torch.Size([2, 2, 4]), True)
     """
+    if not isinstance(rnn, nn.RNNBase):
+        raise TypeError(f"rnn must be an nn.RNN, nn.LSTM or nn.GRU, not {type(rnn).__name__}")
     if not rnn.batch_first or getattr(rnn, "proj_size", 0):
         raise ValueError("rnn_padded needs an RNN with batch_first=True and no proj_size")
     check_lengths(lengths, x)
@@ -927,9 +930,12 @@ class RNNClassifier(nn.Module):
             where cuDNN runs packed batches natively, ``rnn_padded`` elsewhere.
 
     Shapes:
-        ``x``: ``(B, T)`` token ids, padded with 0; ``lengths``: ``(B,)`` int64
-        (on the CPU for packing), or ``None``. Features ``(B, D * hidden_dim)``
-        with ``D`` = 2 if bidirectional else 1. Returns logits ``(B, num_classes)``.
+        ``x``: ``(B, T)`` token ids in ``0..vocab_size-1``, padded with 0;
+        ``lengths``: ``(B,)`` int64 (on the CPU for packing), or ``None``.
+        Features ``(B, D * hidden_dim)`` with ``D`` = 2 if bidirectional else 1.
+        Returns logits ``(B, num_classes)``. A wrong ``x`` or ``lengths``
+        raises an error that names it (ids out of range would otherwise fail
+        inside ``nn.Embedding``, a CUDA device-side assert on a GPU).
 
     With ``lengths`` each text is read as if it were alone in the batch, in both
     directions. Without ``lengths`` the whole padded batch is read: the forward
@@ -954,6 +960,8 @@ class RNNClassifier(nn.Module):
         pack: bool | None = None,
     ):
         super().__init__()
+        _check_int("vocab_size", vocab_size)
+        _check_int("num_classes", num_classes, low=2)
         if cell not in self.CELLS:
             raise ValueError(f"cell must be one of {', '.join(self.CELLS)}, not {cell!r}")
         if pool not in ("last", "max"):
@@ -974,6 +982,7 @@ class RNNClassifier(nn.Module):
         self.fc = nn.Linear(hidden_dim * (2 if bidirectional else 1), num_classes)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        _check_ids("x", x, dim=2, vocab_size=self.embedding.num_embeddings)
         emb = self.embedding(x)  # (B, T, E)
         if lengths is None:
             output, h_n = self.rnn(emb)  # output: (B, T, D * H), the last layer at every step
@@ -1004,7 +1013,7 @@ class CharLSTM(nn.Module):
     """Character-level language model: embedding -> LSTM -> logits of the next character.
 
     Shapes:
-        ``x``: ``(B, T)`` character ids; ``state``: ``(h, c)``, each
+        ``x``: ``(B, T)`` character ids in ``0..vocab_size-1``; ``state``: ``(h, c)``, each
         ``(num_layers, B, hidden_dim)``, or ``None`` for zeros. Returns
         ``(logits (B, T, vocab_size), state)``, like ``nn.LSTM`` returns its state.
     """
@@ -1013,6 +1022,7 @@ class CharLSTM(nn.Module):
         self, vocab_size: int, embed_dim: int = 64, hidden_dim: int = 512, num_layers: int = 1, dropout: float = 0.0
     ):
         super().__init__()
+        _check_int("vocab_size", vocab_size)
         self.embedding = nn.Embedding(vocab_size, embed_dim)
         self.rnn = nn.LSTM(
             embed_dim, hidden_dim, num_layers=num_layers, batch_first=True, dropout=dropout if num_layers > 1 else 0.0
@@ -1021,6 +1031,7 @@ class CharLSTM(nn.Module):
         self.fc = nn.Linear(hidden_dim, vocab_size)
 
     def forward(self, x: torch.Tensor, state=None):
+        _check_ids("x", x, dim=2, vocab_size=self.embedding.num_embeddings)
         out, state = self.rnn(self.embedding(x), state)  # out: (B, T, H)
         return self.fc(self.dropout(out)), state
 

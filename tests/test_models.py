@@ -39,6 +39,30 @@ def test_classifier_shapes(cell, layers, bidirectional):
     assert model.embedding.padding_idx == 0
 
 
+def test_models_check_their_sizes_and_inputs():
+    with pytest.raises(ValueError, match="vocab_size must be at least 1"):
+        torchnlp.RNNClassifier(0, 2)
+    with pytest.raises(TypeError, match="vocab_size must be an int"):
+        torchnlp.RNNClassifier(torchnlp.Vocab.build(["a b"]), 2)  # len(vocab) was meant
+    with pytest.raises(ValueError, match="num_classes must be at least 2"):
+        torchnlp.RNNClassifier(10, 0)  # gave (B, 0) logits
+    with pytest.raises(TypeError, match="num_classes must be an int"):
+        torchnlp.RNNClassifier(10, ["neg", "pos"])
+    with pytest.raises(ValueError, match="vocab_size must be at least 1"):
+        torchnlp.CharLSTM(0)
+    classifier = torchnlp.RNNClassifier(10, 2, embed_dim=4, hidden_dim=4)
+    char_model = torchnlp.CharLSTM(10, embed_dim=4, hidden_dim=4)
+    for model in (classifier, char_model):
+        for bad in (torch.tensor([[2, 30]]), torch.tensor([[-1, 2]])):
+            with pytest.raises(ValueError, match=r"x holds ids .* outside 0\.\.9.*vocab_size=len\(vocab\)"):
+                model(bad)  # "index out of range in self" from nn.Embedding before
+        with pytest.raises(TypeError, match=r"x must be a \(B, T\) tensor of integer ids .*x\[None\]"):
+            model(torch.tensor([2, 3, 4]))
+        for bad in (torch.rand(2, 3), [[2, 3]]):
+            with pytest.raises(TypeError, match=r"x must be a \(B, T\) tensor of integer ids"):
+                model(bad)
+
+
 def test_classifier_bad_cell():
     with pytest.raises(ValueError, match="cell"):
         torchnlp.RNNClassifier(10, 2, cell="transformer")
@@ -103,6 +127,8 @@ def test_rnn_padded_bad_input():
         torchnlp.rnn_padded(rnn, x, torch.tensor([5, 2]))
     with pytest.raises(ValueError, match="int64"):
         torchnlp.rnn_padded(rnn, x, torch.tensor([4, 2], dtype=torch.uint8))
+    with pytest.raises(TypeError, match="rnn must be an nn.RNN, nn.LSTM or nn.GRU"):
+        torchnlp.rnn_padded(torch.nn.Linear(3, 4), x, torch.tensor([4, 2]))
 
 
 def test_reverse_padded_reverses_within_each_length():
@@ -111,6 +137,10 @@ def test_reverse_padded_reverses_within_each_length():
     assert torchnlp.reverse_padded(x, lengths).tolist() == [[4, 3, 2, 1], [6, 5, 0, 0], [7, 0, 0, 0]]
     features = torch.randn(3, 4, 2)
     torch.testing.assert_close(torchnlp.reverse_padded(torchnlp.reverse_padded(features, lengths), lengths), features)
+    with pytest.raises(ValueError, match=r"lengths must lie in 1\.\.4"):
+        torchnlp.reverse_padded(x, torch.tensor([4, 0, 1]))  # a length of 0 left its sequence unreversed
+    with pytest.raises(ValueError, match=r"lengths must lie in 1\.\.4"):
+        torchnlp.reverse_padded(x, torch.tensor([5, 2, 1]))
 
 
 @pytest.mark.parametrize("pool", ["last", "max"])
