@@ -51,6 +51,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import warnings
 import zlib
 from collections.abc import Iterable
 from pathlib import Path
@@ -1068,12 +1069,33 @@ def make_adam(model: nn.Module, lr: float = 1e-3):
     rows. With ``nn.Embedding(..., sparse=True)`` the gradient holds only the
     used rows, and ``SparseAdam`` updates only those (its moments are "lazy":
     a row's moments change only when the row is used).
+
+    Where sparse gradients are not supported (``supports_sparse_gradients``:
+    Apple's MPS backend), a sparse embedding is switched to dense gradients
+    with a warning, and plain Adam updates it: call ``make_adam`` after moving
+    the model to its device.
     """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"make_adam takes the model (an nn.Module), not {_describe(model)}: it finds its embeddings")
+    _check_positive("lr", lr)
+    for m in model.modules():
+        if isinstance(m, nn.Embedding) and m.sparse and not supports_sparse_gradients(m.weight.device):
+            warnings.warn(
+                f"sparse gradients are not supported on {m.weight.device.type}: "
+                "the embedding gets dense gradients and plain Adam instead",
+                stacklevel=2,
+            )
+            m.sparse = False
     sparse = [m.weight for m in model.modules() if isinstance(m, nn.Embedding) and m.sparse]
     dense = [p for p in model.parameters() if not any(p is s for s in sparse)]
     if not sparse:
         return torch.optim.Adam(dense, lr=lr)
     return MultiOptimizer(torch.optim.SparseAdam(sparse, lr=lr), torch.optim.Adam(dense, lr=lr))
+
+
+def supports_sparse_gradients(device) -> bool:
+    """Whether sparse embedding gradients work on ``device``: not on Apple's MPS backend (no sparse tensors)."""
+    return torch.device(device).type != "mps"
 
 
 def cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -1102,20 +1124,26 @@ def run_epoch(
     is called as ``model(x, *rest)`` (``rest`` is e.g. the CPU ``lengths``;
     tensors in it other than lengths go to ``device`` with ``x``) and its
     output is compared with ``y`` by ``loss_fn``. The output is logits
-    ``(..., C)`` for integer targets ``y`` ``(...)`` (classes; a target of
-    ``-100`` is ignored, as ``F.cross_entropy`` does), or predictions of the
-    same shape as a floating-point ``y`` (regression, e.g. with ``F.mse_loss``).
-    A model may return a tuple whose first item is the output (like ``CharLSTM``).
-    ``clip`` bounds the norm of the (dense) gradients before each step.
+    ``(..., C)`` for integer targets ``y`` ``(...)`` (classes ``0..C-1``; a
+    target of ``-100`` is ignored, as ``F.cross_entropy`` does), or predictions
+    of the same shape as a floating-point ``y`` (regression, e.g. with
+    ``F.mse_loss``). A model may return a tuple whose first item is the output
+    (like ``CharLSTM``). ``clip`` bounds the norm of the (dense) gradients
+    before each step. ``epoch_size`` stops after exactly that many items: the
+    batch that would go past it is cut short.
 
     Returns ``{'loss', 'acc', 'samples', 'seconds'}``: the mean loss over all
     targets seen, the accuracy (``None`` for regression), the number of items
     (rows of ``x``) and the time taken.
     """
-    if clip is not None and not clip > 0:
-        raise ValueError(f"clip must be a positive gradient norm (or None), not {clip!r}")
-    if epoch_size is not None and epoch_size < 1:
-        raise ValueError(f"epoch_size must be at least 1 (or None), not {epoch_size!r}")
+    if not isinstance(loader, Iterable):
+        raise TypeError(f"loader must be a DataLoader (or another iterable of batches), not {loader!r}")
+    if optimizer is not None and (isinstance(optimizer, type) or not hasattr(optimizer, "step")):
+        raise TypeError(f"optimizer must be an optimizer, e.g. torchnlp.make_adam(model, lr), not {optimizer!r}")
+    if clip is not None:
+        _check_positive("clip", clip)
+    if epoch_size is not None:
+        _check_int("epoch_size", epoch_size)
     device = device or next(model.parameters()).device
     total_loss = torch.zeros((), device=device)
     correct = torch.zeros((), device=device)
@@ -1123,9 +1151,11 @@ def run_epoch(
     start = time.perf_counter()
     bar = tqdm(loader, desc=desc, disable=not progress, leave=False, mininterval=0.5)
     for step, batch in enumerate(bar):
-        if not isinstance(batch, (tuple, list)) or len(batch) < 2:
-            raise ValueError(f"each batch must be (x, ..., y), inputs first and target last; got {_describe(batch)}")
-        x, *rest, cpu_y = batch
+        x, rest, cpu_y = _split_batch(batch)
+        if epoch_size is not None and items + len(x) > epoch_size:  # keep only the rows epoch_size still needs
+            keep, rows = epoch_size - items, len(x)
+            x, cpu_y = x[:keep], cpu_y[:keep]
+            rest = [r[:keep] if isinstance(r, torch.Tensor) and r.dim() and len(r) == rows else r for r in rest]
         x, y = x.to(device, non_blocking=True), cpu_y.to(device, non_blocking=True)
         out = model(x, *[r.to(device) if _is_data(r) else r for r in rest])
         out = out[0] if isinstance(out, tuple) else out
@@ -1137,12 +1167,7 @@ def run_epoch(
                 "regression, a float per output value)"
             )
         if classes:  # checked on the CPU: no GPU sync
-            real = cpu_y[cpu_y != -100]
-            if len(real) and (real.min() < 0 or real.max() >= out.size(-1)):
-                raise ValueError(
-                    f"targets must lie in 0..{out.size(-1) - 1} (the model's outputs) or be -100 (ignored), "
-                    f"got {int(real.min())}..{int(real.max())}"
-                )
+            _check_targets(cpu_y, out.size(-1))
         loss = loss_fn(out, y)
         if optimizer is not None:
             optimizer.zero_grad(set_to_none=True)
@@ -1172,15 +1197,72 @@ def run_epoch(
     }
 
 
+def _split_batch(batch):
+    """``(x, rest, y)`` of a batch ``(x, *rest, y)``; raise if it is not tensors in that order."""
+    pair = isinstance(batch, (tuple, list)) and len(batch) >= 2
+    if not (pair and isinstance(batch[0], torch.Tensor) and isinstance(batch[-1], torch.Tensor)):
+        raise TypeError(
+            f"each batch must be tensors (x, ..., y), inputs first and target last; got {_describe(batch)}. "
+            "Iterate over batches (e.g. torchnlp.make_loader(encode_dataset(data, vocab))), not over the data set"
+        )
+    x, *rest, y = batch
+    if x.dim() == 1 and any(isinstance(t, torch.Tensor) and t.dim() > 1 for t in (*rest, y)):
+        raise ValueError(
+            f"the batch {_describe(batch)} starts with a 1-D tensor, followed by a larger one: batches are "
+            "(x, ..., y), inputs first and target last (the seed course's loaders gave (y, x, ...))"
+        )
+    return x, rest, y
+
+
+def _check_targets(y: torch.Tensor, num_classes: int) -> None:
+    """Raise unless the class targets ``y`` lie in ``0..num_classes-1`` (or are ``-100``, ignored)."""
+    real = y[y != -100]
+    if len(real) and (real.min() < 0 or real.max() >= num_classes):
+        low, high = int(real.min()), int(real.max())
+        hint = ""
+        if low == -1:
+            hint = ": labels are already 0-based here (AG News 0..3, IMDb 0..1), do not subtract 1"
+        elif low >= 1 and high == num_classes:
+            hint = ": these look like 1-based labels, and they must be 0-based"
+        raise ValueError(
+            f"targets must lie in 0..{num_classes - 1} (the model's outputs) or be -100 (ignored), "
+            f"got {low}..{high}{hint}"
+        )
+
+
 def _is_data(value) -> bool:
     """True for a tensor that goes to the model's device with ``x`` (not a CPU ``lengths`` vector)."""
     return isinstance(value, torch.Tensor) and (value.is_floating_point() or value.dim() > 1)
 
 
-def train_epoch(model, loader, optimizer, **kwargs) -> dict:
-    """Train ``model`` for one epoch (or ``epoch_size`` items); see ``run_epoch``."""
+def train_epoch(
+    model,
+    loader,
+    optimizer=None,
+    *,
+    loss_fn=cross_entropy,
+    device=None,
+    clip: float | None = None,
+    epoch_size: int | None = None,
+    desc: str = "train",
+    progress: bool = True,
+    lr=None,
+) -> dict:
+    """Train ``model`` for one epoch (or exactly ``epoch_size`` items) with ``optimizer``; see ``run_epoch``.
+
+    Build the optimizer once, e.g. ``make_adam(model, lr)``, and pass the same
+    one every epoch: its state (Adam's moments) carries over. ``lr`` is not
+    taken here (the seed course's ``train_epoch(net, loader, lr=...)`` made a
+    new optimizer at every call): passing it raises a ``TypeError`` that says so.
+    """
+    if optimizer is None or lr is not None:
+        raise TypeError(
+            "train_epoch(model, loader, optimizer) takes an optimizer and no lr: build it once with "
+            "optimizer = torchnlp.make_adam(model, lr) and pass it every epoch, or call "
+            "torchnlp.train(model, loader, epochs=..., lr=...), which builds one"
+        )
     model.train()
-    return run_epoch(model, loader, optimizer, desc=kwargs.pop("desc", "train"), **kwargs)
+    return run_epoch(model, loader, optimizer, loss_fn, device, clip, epoch_size, desc, progress)
 
 
 @contextlib.contextmanager
@@ -1195,13 +1277,13 @@ def eval_mode(model: nn.Module):
 
 
 @torch.no_grad()
-def evaluate(model, loader, **kwargs) -> dict:
+def evaluate(model, loader, *, loss_fn=cross_entropy, device=None, desc: str = "eval", progress: bool = True) -> dict:
     """Mean loss and accuracy of ``model`` on ``loader``, in eval mode, without gradients; see ``run_epoch``.
 
     The model's train/eval mode is restored afterwards.
     """
     with eval_mode(model):
-        return run_epoch(model, loader, None, desc=kwargs.pop("desc", "eval"), **kwargs)
+        return run_epoch(model, loader, None, loss_fn, device, desc=desc, progress=progress)
 
 
 def train(
@@ -1232,10 +1314,17 @@ def train(
     ``val_loss``, ``val_acc``, ``seconds`` (training time of each epoch), one
     entry per epoch, and ``best_epoch`` (1-based; with a ``val_loader``).
     """
+    _check_int("epochs", epochs)
     if optimizer is not None and lr is not None:
         raise ValueError("train: pass an optimizer or lr, not both (an optimizer has its own learning rate)")
+    if val_loader is not None and not isinstance(val_loader, Iterable):
+        raise TypeError(
+            f"train: val_loader must be a DataLoader or None, not {val_loader!r} (the learning rate is lr=)"
+        )
     if restore_best and val_loader is None:
         raise ValueError("train: restore_best needs a val_loader to choose the best epoch")
+    if scheduler is not None and not hasattr(scheduler, "step"):
+        raise TypeError(f"train: scheduler must be a learning-rate scheduler (or None), not {scheduler!r}")
     optimizer = optimizer or make_adam(model, 1e-3 if lr is None else lr)
     history, best = collections.defaultdict(list), None
     eval_kwargs = {k: v for k, v in kwargs.items() if k in ("loss_fn", "device", "progress")}
@@ -1272,10 +1361,13 @@ def _acc_text(acc) -> str:
 def plot_history(history: dict, title: str | None = None):
     """Plot loss (and accuracy, if any) per epoch, train and validation; return the figure.
 
-    A ``best_epoch`` entry is marked with a dotted line.
+    ``history`` is what ``train`` returns. A ``best_epoch`` entry is marked with a dotted line.
     """
     import matplotlib.pyplot as plt
 
+    if not isinstance(history, dict) or not history.get("train_loss"):
+        keys = list(history) if isinstance(history, dict) else type(history).__name__
+        raise ValueError(f"history must be what train() returns, a dict with a 'train_loss' list; got {keys}")
     metrics = ["loss"] + (["acc"] if history.get("train_acc") and history["train_acc"][0] is not None else [])
     fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.5), squeeze=False)
     epochs = range(1, len(history["train_loss"]) + 1)
@@ -1298,6 +1390,8 @@ def plot_history(history: dict, title: str | None = None):
 @torch.no_grad()
 def predict(model, texts: list[str], vocab: Vocab, device=None) -> list[int]:
     """Predicted class of each text of ``texts`` (a list of strings), read as one padded batch with lengths."""
+    if isinstance(texts, Vocab):
+        raise TypeError("predict(model, texts, vocab): the texts come before the vocabulary")
     if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
         raise TypeError("predict: texts must be a list of strings (for one text, pass [text])")
     if len(texts) == 0:
@@ -1333,8 +1427,8 @@ def char_dataset(ids: torch.Tensor, seq_len: int) -> torch.utils.data.TensorData
     >>> char_dataset(torch.arange(7), 3)[1]
     (tensor([3, 4, 5]), tensor([4, 5, 6]))
     """
-    if seq_len < 1:
-        raise ValueError(f"seq_len must be at least 1, not {seq_len}")
+    _check_ids("ids", ids, dim=1)
+    _check_int("seq_len", seq_len)
     n = (len(ids) - 1) // seq_len
     if n == 0:
         raise ValueError(f"a text of {len(ids)} characters is too short for sequences of {seq_len}")
@@ -1358,8 +1452,9 @@ def evaluate_text(model, ids: torch.Tensor, batch_size: int = 64, seq_len: int =
     >>> evaluate_text(model, torch.arange(5).repeat(40), batch_size=2, seq_len=16)["samples"]
     198
     """
-    if batch_size < 1 or seq_len < 1:
-        raise ValueError(f"batch_size and seq_len must be at least 1, not {batch_size} and {seq_len}")
+    _check_ids("ids", ids, dim=1)
+    _check_int("batch_size", batch_size)
+    _check_int("seq_len", seq_len)
     n = (len(ids) - 1) // batch_size  # characters per stream
     if n == 0:
         raise ValueError(f"a text of {len(ids)} characters is too short for {batch_size} streams")
@@ -1392,8 +1487,7 @@ def softmax_with_temperature(logits: torch.Tensor, temperature: float = 1.0) -> 
     >>> softmax_with_temperature(torch.tensor([1., 1., 3.]), 1.0)
     tensor([0.1065, 0.1065, 0.7870])
     """
-    if temperature <= 0:
-        raise ValueError(f"temperature must be positive, not {temperature}")
+    _check_positive("temperature", temperature)
     z = logits / temperature
     z = torch.exp(z - z.max(dim=-1, keepdim=True).values)
     return z / z.sum(dim=-1, keepdim=True)
@@ -1424,14 +1518,31 @@ def generate(
         raise TypeError("generate(model, prefix, vocab): the prefix comes before the vocabulary")
     if not isinstance(prefix, str) or not prefix:
         raise ValueError(f"prefix must be a string of at least one character, not {prefix!r}")
-    if not isinstance(length, int) or length < 0:
-        raise ValueError(f"length must be a non-negative int, not {length!r}")
-    if temperature is not None and temperature < 0:
-        raise ValueError(f"temperature must be positive, or 0/None for greedy, not {temperature!r}")
+    if not isinstance(vocab, Vocab):
+        raise TypeError(f"vocab must be the model's Vocab (e.g. from char_vocab), not {_describe(vocab)}")
+    _check_int("length", length, low=0)
+    if temperature:  # None or 0: greedy
+        _check_positive("temperature", temperature)
+    try:
+        ids = vocab.encode(prefix)
+    except KeyError as e:
+        raise ValueError(f"prefix: {e.args[0]}") from None
     device = next(model.parameters()).device
     out = []
     with eval_mode(model):
-        logits, state = model(torch.tensor([vocab.encode(prefix)], device=device))
+        output = model(torch.tensor([ids], device=device))
+        logits = output[0] if isinstance(output, tuple) and len(output) == 2 else None
+        if not (isinstance(logits, torch.Tensor) and logits.dim() == 3):
+            raise TypeError(
+                "generate needs a language model called as model(x (1, T), state) -> (logits (1, T, V), state), "
+                f"like CharLSTM; this model returned {_describe(output)}"
+            )
+        state = output[1]
+        if logits.size(-1) != len(vocab):
+            raise ValueError(
+                f"the model has {logits.size(-1)} outputs but vocab has {len(vocab)} tokens: "
+                "build the model with vocab_size=len(vocab) of this vocabulary"
+            )
         for _ in range(length):
             last = logits[0, -1].float().cpu()
             if not temperature:
