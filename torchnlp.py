@@ -1552,3 +1552,29 @@ def generate(
             out.append(index)
             logits, state = model(torch.tensor([[index]], device=device), state)
     return prefix + vocab.decode(out)
+
+
+# ----------------------------------------------------------------------------
+# 8. Names of the seed courses' torchnlp.py (Microsoft's "PyTorch Fundamentals" RNN unit and
+# the AI-For-Beginners RNN lesson): each says what replaced it (see README, "Coming from the seed courses")
+
+SEED_NAMES = {
+    "encode": "vocab.encode(text), with the vocab that load_dataset returns (there is no global vocabulary)",
+    "vocab": "the vocab that load_dataset returns: train, test, classes, vocab = torchnlp.load_dataset()",
+    "tokenizer": "torchnlp.tokenize(text)",
+    "train_epoch_emb": (
+        "torchnlp.train(model, loader, lr=...) or train_epoch(model, loader, optimizer): make_loader's batches "
+        "are (x, lengths, y), and RNNClassifier(..., pack=True) packs them (use_pack_sequence)"
+    ),
+    "offsetify": "torchnlp.pad_length, whose batches are (x, lengths, y): the course uses no EmbeddingBag offsets",
+}
+
+
+def __getattr__(name: str):
+    """``torchnlp.device`` (the seed's module-level device) is ``get_device()``; other seed names raise, naming
+    their replacement. (``from torchnlp import *`` cannot reach this: import the module instead.)"""
+    if name == "device":
+        return get_device()
+    if name in SEED_NAMES:
+        raise AttributeError(f"torchnlp.{name} was part of the seed course's torchnlp.py; use {SEED_NAMES[name]}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
