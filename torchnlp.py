@@ -2,15 +2,30 @@
 
 One file, read top to bottom:
 
-1. environment: device, seeding, quick mode;
-2. data files: where a file comes from (``TORCHNLP_DATA``, the user cache, a
-   verified download) and the data sets (AG News, IMDb, the book);
-3. text: the ``basic_english`` tokenizer and a vocabulary;
-4. batching: encode once, pad (``padify``/``pad_length``), bucket by length;
-5. models: the classifier and the character language model the lessons reuse,
-   and ``rnn_padded``, which runs any RNN over a padded batch exactly;
-6. loops: ``train_epoch``, ``evaluate``, ``train``, ``plot_history``;
-7. characters: sequence pairs from a text and ``generate``.
+1. environment: ``quick_mode``, ``get_device``, ``seed_everything``;
+2. data files: where a file comes from (``data_folders``: ``TORCHNLP_DATA``,
+   then ``cache_dir``; ``find_data_file``, ``read_data_file``, ``read_csv``;
+   a verified ``download_data_file`` with ``download`` and
+   ``convert_imdb_archive``) and the data sets (``load_ag_news``,
+   ``load_imdb``, ``load_book``, ``load_dataset``); problems raise ``DataError``;
+3. text: the ``basic_english`` ``tokenize`` and a ``Vocab``;
+4. batching: encode once (``encode_dataset``), pad (``pad_length``/``padify``),
+   bucket by length (``BucketBatchSampler``, ``make_loader``);
+5. models: ``RNNClassifier`` and the character model ``CharLSTM`` the lessons
+   reuse, ``rnn_padded`` (any RNN over a padded batch, exactly) with
+   ``reverse_padded`` and ``check_lengths``, ``count_parameters``;
+6. loops: ``make_adam`` (with ``MultiOptimizer`` and
+   ``supports_sparse_gradients``), ``cross_entropy``, ``run_epoch``,
+   ``train_epoch``, ``evaluate`` (in ``eval_mode``), ``train``,
+   ``plot_history``, ``predict``;
+7. characters: ``char_vocab``, sequence pairs from a text (``char_dataset``),
+   ``evaluate_text``, ``softmax_with_temperature`` and ``generate``;
+8. names of the seed courses' ``torchnlp.py`` (``encode``, ``device``,
+   ``train_epoch_emb``...): each names what replaced it.
+
+Bad arguments raise a ``TypeError`` or ``ValueError`` that names the argument
+and what was expected, and data problems a ``DataError``, rather than giving a
+silently wrong result or failing deep inside PyTorch.
 
 **Batches: inputs first, target last.** Every data set item and every batch
 the course trains on holds the model's inputs first and the target last, as
