@@ -1,6 +1,7 @@
 """Models, training loops, evaluation, plots and character generation."""
 
 import copy
+import random
 import warnings
 import weakref
 
@@ -230,6 +231,47 @@ def test_train_restore_best_loads_the_epoch_with_the_lowest_validation_loss():
         torchnlp.train(model, train_loader, epochs=1, restore_best=True, progress=False)
     with pytest.raises(ValueError, match="not both"):
         torchnlp.train(model, train_loader, epochs=1, optimizer=torch.optim.SGD(model.parameters(), 0.1), lr=0.1)
+
+
+def test_train_steps_the_scheduler_once_per_epoch():
+    model = torchnlp.RNNClassifier(10, 2, embed_dim=4, hidden_dim=4)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.8)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
+    loader = torchnlp.make_loader(toy_task(16), batch_size=8)
+    torchnlp.train(model, loader, epochs=3, optimizer=optimizer, scheduler=scheduler, verbose=False, progress=False)
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.1)
+
+
+def test_seed_everything_repeats_python_and_torch_draws():
+    def draws():
+        return random.random(), torch.rand(3).tolist(), torch.randint(0, 100, (3,)).tolist()
+
+    torchnlp.seed_everything(3)
+    first = draws()
+    torchnlp.seed_everything(3)
+    assert draws() == first
+    torchnlp.seed_everything(4)
+    assert draws() != first
+
+
+def test_get_device_prefers_cuda_then_mps(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert torchnlp.get_device() == torch.device("cpu")
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert torchnlp.get_device() == torch.device("mps")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert torchnlp.get_device() == torch.device("cuda")
+
+
+def test_cross_entropy_takes_the_classes_on_the_last_axis():
+    torch.manual_seed(0)
+    logits, labels = torch.randn(2, 5, 7), torch.randint(0, 7, (2, 5))  # a language model's (B, T, V), (B, T)
+    expected = F.cross_entropy(logits.permute(0, 2, 1), labels)  # PyTorch's own layout: (B, V, T)
+    torch.testing.assert_close(torchnlp.cross_entropy(logits, labels), expected)
+    torch.testing.assert_close(
+        torchnlp.cross_entropy(logits[:, 0], labels[:, 0]), F.cross_entropy(logits[:, 0], labels[:, 0])
+    )
 
 
 def test_evaluate_changes_no_weight_and_restores_mode():
