@@ -2,15 +2,36 @@
 
 One file, read top to bottom:
 
-1. environment: device, seeding, quick mode;
-2. data files: where a file comes from (``TORCHNLP_DATA``, the user cache, a
-   verified download) and the data sets (AG News, IMDb, the book);
-3. text: the ``basic_english`` tokenizer and a vocabulary;
-4. batching: encode once, pad (``padify``/``pad_length``), bucket by length;
-5. models: the classifier and the character language model the lessons reuse,
-   and ``rnn_padded``, which runs any RNN over a padded batch exactly;
-6. loops: ``train_epoch``, ``evaluate``, ``train``, ``plot_history``;
-7. characters: sequence pairs from a text and ``generate``.
+1. environment: ``quick_mode``, ``get_device``, ``cpu_has_bf16``, ``seed_everything``;
+2. data files: where a file comes from (``data_folders``: ``TORCHNLP_DATA``,
+   then ``cache_dir``; ``find_data_file``, ``read_data_file``, ``read_csv``;
+   a verified ``download_data_file`` with ``download`` and
+   ``convert_imdb_archive``) and the data sets (``load_ag_news``,
+   ``load_imdb``, ``load_book``, ``load_dataset``); problems raise ``DataError``;
+3. text: the ``basic_english`` ``tokenize`` and a ``Vocab``;
+4. batching: encode once (``encode_dataset``), pad (``pad_length``/``padify``),
+   bucket by length (``BucketBatchSampler``, ``make_loader``);
+5. models: ``RNNClassifier`` and the character model ``CharLSTM`` the lessons
+   reuse, ``rnn_padded`` (any RNN over a padded batch, exactly) with
+   ``reverse_padded`` and ``check_lengths``, ``count_parameters``;
+6. loops: ``make_adam`` (with ``MultiOptimizer`` and
+   ``supports_sparse_gradients``), ``cross_entropy``, ``run_epoch``,
+   ``train_epoch``, ``evaluate`` (in ``eval_mode``), ``train``,
+   ``plot_history``, ``predict``;
+7. characters: ``char_vocab``, sequence pairs from a text (``char_dataset``),
+   continuous text in windows (``text_windows``), truncated backpropagation
+   through time (``train_text``), ``evaluate_text``,
+   ``softmax_with_temperature`` and ``generate``;
+8. time series: ``load_ett``, ``standardize``, ``forecast_windows`` (the
+   standard ``ETT_BORDERS``), ``evaluate_forecast``;
+9. sequence to sequence: ``load_cmudict``, ``split_by_word``, ``pad_pairs``,
+   ``beam_search``, ``edit_distance``, ``strip_stress``, ``error_rates``;
+10. names of the seed courses' ``torchnlp.py`` (``encode``, ``device``,
+    ``train_epoch_emb``...): each names what replaced it.
+
+Bad arguments raise a ``TypeError`` or ``ValueError`` that names the argument
+and what was expected, and data problems a ``DataError``, rather than giving a
+silently wrong result or failing deep inside PyTorch.
 
 **Batches: inputs first, target last.** Every data set item and every batch
 the course trains on holds the model's inputs first and the target last, as
@@ -40,8 +61,11 @@ import copy
 import csv
 import gzip
 import hashlib
+import http.client
 import io
 import math
+import numbers
+import operator
 import os
 import random
 import tarfile
@@ -49,6 +73,9 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import warnings
+import zlib
+from collections.abc import Iterable
 from pathlib import Path
 
 import torch
@@ -62,13 +89,20 @@ from tqdm.auto import tqdm
 
 
 def quick_mode() -> bool:
-    """True when the environment variable ``TORCHNLP_QUICK`` is set (and not ``0``).
+    """True when the environment variable ``TORCHNLP_QUICK`` is ``1`` (or ``true``, ``yes``, ``on``).
 
     In quick mode the loaders read small real samples shipped in the repository
     (``data/quick``) and never touch the network, so that every lesson runs in
     well under a minute on a laptop CPU. CI runs the notebooks this way.
+    Unset, empty, ``0``, ``false``, ``no`` or ``off`` mean full mode; any other
+    value raises ``ValueError`` (``TORCHNLP_QUICK=false`` must not mean quick).
     """
-    return os.environ.get("TORCHNLP_QUICK", "") not in ("", "0")
+    value = os.environ.get("TORCHNLP_QUICK", "").strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    raise ValueError(f"TORCHNLP_QUICK must be 1 (quick mode) or 0 (full mode), not {value!r}")
 
 
 def get_device() -> torch.device:
@@ -102,6 +136,54 @@ def seed_everything(seed: int = 0) -> None:
     torch.manual_seed(seed)  # also seeds every CUDA device
 
 
+# -- checks of arguments: a wrong value raises where it is passed, with its name, instead of
+# giving a silently wrong result or an error from deep inside PyTorch
+
+
+def _describe(value) -> str:
+    """A short description of ``value`` for error messages, e.g. ``(int, Tensor (3,))``."""
+
+    def one(v):
+        return f"Tensor {tuple(v.shape)}" if isinstance(v, torch.Tensor) else type(v).__name__
+
+    if isinstance(value, (tuple, list)):
+        return "(" + ", ".join(one(v) for v in value) + ")"
+    return one(value)
+
+
+def _check_int(name: str, value, low: int = 1) -> None:
+    """Raise ``TypeError`` unless ``value`` is an int, ``ValueError`` unless it is at least ``low``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, not {value!r} ({type(value).__name__})")
+    if value < low:
+        raise ValueError(f"{name} must be at least {low}, not {value}")
+
+
+def _check_positive(name: str, value) -> None:
+    """Raise ``TypeError`` unless ``value`` is a real number, ``ValueError`` unless it is above 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, not {value!r} ({type(value).__name__})")
+    if not value > 0:  # also refuses nan
+        raise ValueError(f"{name} must be positive, not {value}")
+
+
+def _check_ids(name: str, ids, dim: int, vocab_size: int | None = None) -> None:
+    """Raise unless ``ids`` is a ``dim``-D int64 (or int32) tensor, with values in ``0..vocab_size-1`` if given."""
+    integer = isinstance(ids, torch.Tensor) and ids.dtype in (torch.int64, torch.int32)  # what nn.Embedding reads
+    if not integer or ids.dim() != dim:
+        got = f"{_describe(ids)} {ids.dtype}" if isinstance(ids, torch.Tensor) else type(ids).__name__
+        shape = "a (B, T) tensor" if dim == 2 else f"a {dim}-D tensor"
+        hint = " (for one sequence, pass x[None])" if dim == 2 and integer and ids.dim() == 1 else ""
+        raise TypeError(f"{name} must be {shape} of integer ids (int64), got {got}{hint}")
+    if vocab_size is not None and ids.numel():
+        low, high = (int(v) for v in ids.aminmax())
+        if low < 0 or high >= vocab_size:
+            raise ValueError(
+                f"{name} holds ids {low}..{high}, outside 0..{vocab_size - 1}: the model was built for "
+                f"{vocab_size} tokens (build it with vocab_size=len(vocab), the vocabulary that encoded x)"
+            )
+
+
 # ----------------------------------------------------------------------------
 # 2. Data files
 
@@ -117,43 +199,53 @@ CMUDICT_URL = (
     "https://raw.githubusercontent.com/cmusphinx/cmudict/0f8072f814306c5ee4fbf992ed853601b12c01f9/cmudict.dict"
 )
 
-# name in a data folder -> (what it is, where to download it, sha256 of its uncompressed content).
-# The IMDb files are made from the downloaded archive (see ``convert_imdb_archive``).
+IMDB_SIZE = 84_125_825  # bytes of the archive
+
+# name in a data folder -> (what it is, where to download it, sha256 of its uncompressed content,
+# bytes downloaded from that address). The IMDb files are made from the downloaded archive
+# (see ``convert_imdb_archive``). The size bounds a download (``download``'s ``max_bytes``, ``deadline``).
 DATA_FILES = {
     "ag_news/train.csv": (
         "AG News' train split",
         AG_NEWS_URL + "train.csv",
         "76a0a2d2f92b286371fe4d4044640910a04a803fdd2538e0f3f29a5c6f6b672e",
+        29_470_338,
     ),
     "ag_news/test.csv": (
         "AG News' test split",
         AG_NEWS_URL + "test.csv",
         "521465c2428ed7f02f8d6db6ffdd4b5447c1c701962353eb2c40d548c3c85699",
+        1_857_427,
     ),
     "imdb/train.csv": (
         "IMDb's train split",
         IMDB_URL,
         "0da4f5de397b3df584f7d200f6a96f6493d7720faae0dee600af373294da1c07",
+        IMDB_SIZE,
     ),
     "imdb/test.csv": (
         "IMDb's test split",
         IMDB_URL,
         "2f35ccfa37a82ed41d9b5e50c2752fb0792115116d182d3d69a59c6278c170ef",
+        IMDB_SIZE,
     ),
     "mysterious_island/1268-0.txt": (
         "The Mysterious Island",
         BOOK_URL,
         "355bfdc3f9b5e384b1918e817dd086ce0df97f4d294c69f032fb70b95c1e737c",
+        1_171_600,
     ),
     "ett/ETTh1.csv": (
         "ETTh1 (Electricity Transformer Temperature, hourly)",
         ETT_URL + "ETTh1.csv",
         "f18de3ad269cef59bb07b5438d79bb3042d3be49bdeecf01c1cd6d29695ee066",
+        2_589_657,
     ),
     "cmudict/cmudict.dict": (
         "The CMU Pronouncing Dictionary",
         CMUDICT_URL,
         "81917843c7f44ce2b094ac63873c2c7a4cf802040792c455ba3ca406891c3d22",
+        3_618_488,
     ),
 }
 
@@ -165,20 +257,32 @@ class DataError(RuntimeError):
 def cache_dir() -> Path:
     """The user's cache folder for data: ``$XDG_CACHE_HOME/torchnlp`` or ``~/.cache/torchnlp``."""
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "torchnlp"
+    return Path(base).expanduser() / "torchnlp"
 
 
 def data_folders() -> list[Path]:
     """The folders searched for data files, in order.
 
     Quick mode: only the repository's samples. Otherwise ``$TORCHNLP_DATA`` (if
-    set), then the cache. Each has the layout ``ag_news/train.csv``,
+    set; ``~`` is expanded, a relative path is read from the current folder),
+    then the cache. Each has the layout ``ag_news/train.csv``,
     ``imdb/test.csv``, ``mysterious_island/1268-0.txt`` (CSVs may be ``.csv.gz``).
+    A ``TORCHNLP_DATA`` that is not a folder raises ``DataError`` (a typo must
+    not lead to a silent download).
     """
     if quick_mode():
         return [QUICK_DIR]
-    folders = [Path(os.environ["TORCHNLP_DATA"])] if os.environ.get("TORCHNLP_DATA") else []
-    return folders + [cache_dir()]
+    value = os.environ.get("TORCHNLP_DATA", "")
+    if not value:
+        return [cache_dir()]
+    folder = Path(value).expanduser()
+    if not folder.is_dir():
+        raise DataError(
+            f"TORCHNLP_DATA is set to {value!r} ({folder.absolute()}), which is not a folder. Point it at a "
+            f"folder with the layout ag_news/test.csv, imdb/train.csv, mysterious_island/1268-0.txt, or unset "
+            f"it to use the cache {cache_dir()}."
+        )
+    return [folder, cache_dir()]
 
 
 def find_data_file(name: str) -> Path:
@@ -201,73 +305,112 @@ def find_data_file(name: str) -> Path:
 def read_data_file(name: str) -> bytes:
     """The content of data file ``name``, uncompressed and checked against its sha256.
 
-    Quick-mode samples are not checked: they are part of the repository.
+    Quick-mode samples are not checked: they are part of the repository. A
+    truncated or corrupt ``.gz`` file raises ``DataError``, as a wrong checksum does.
     """
     path = find_data_file(name)
-    data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-    _, url, expected = DATA_FILES[name]
+    _, url, expected, _ = DATA_FILES[name]
+    remedy = f"Replace it with a good copy or delete it to download it again from {url}."
+    try:
+        data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    except (OSError, EOFError, zlib.error) as e:  # BadGzipFile is an OSError; a truncated file gives EOFError
+        raise DataError(f"{path} cannot be decompressed ({e}): it is truncated or corrupt. {remedy}") from e
     if not quick_mode() and hashlib.sha256(data).hexdigest() != expected:
         raise DataError(
             f"{path} does not match its checksum (sha256 {expected} expected): "
-            f"it is incomplete or a different version. Replace it with a good copy"
-            f" or delete it to download it again from {url}."
+            f"it is incomplete or a different version. {remedy}"
         )
     return data
 
 
 def download_data_file(name: str) -> Path:
-    """Download ``name`` into the cache and return its path (IMDb: via the archive)."""
-    what, url, sha256 = DATA_FILES[name]
+    """Download ``name`` into the cache and return its path (IMDb: via the archive).
+
+    The IMDb archive goes to a temporary folder of its own (two processes
+    loading IMDb at once do not collide) that is removed afterwards, also after
+    a failure or Ctrl-C.
+    """
+    what, url, sha256, size = DATA_FILES[name]
     target = cache_dir() / name
-    where = f"Put a copy at {target} (or {target}.gz), or set TORCHNLP_DATA to a folder with the layout {name}."
+    limits = {"max_bytes": size + size // 10, "deadline": 60 + size / 20_000}  # at least 20 kB/s on average
     try:
         if url != IMDB_URL:
-            download(url, target, sha256=sha256)
+            download(url, target, sha256=sha256, **limits)
             return target
-        archive = cache_dir() / "imdb" / "aclImdb_v1.tar.gz"
-        download(url, archive, md5=IMDB_MD5)
-        convert_imdb_archive(archive, cache_dir() / "imdb")
-        archive.unlink()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=target.parent, prefix="download.") as tmp:
+            archive = Path(tmp) / "aclImdb_v1.tar.gz"
+            download(url, archive, md5=IMDB_MD5, **limits)
+            convert_imdb_archive(archive, target.parent)
         return target.with_name(target.name + ".gz")
-    except OSError as e:  # urllib's errors are OSErrors
+    except (DataError, OSError) as e:
         searched = ", ".join(str(f) for f in data_folders())
         raise DataError(
-            f"{what} ({name}) is not in {searched} and could not be downloaded from {url} ({e}). {where}"
+            f"{what} ({name}) is not in {searched} and could not be downloaded from {url} ({e}). "
+            f"Put a copy at {target} (or {target}.gz), or set TORCHNLP_DATA to a folder with the layout {name}."
         ) from e
 
 
-def download(url: str, path: Path, sha256: str | None = None, md5: str | None = None, timeout: float = 30) -> None:
+def download(
+    url: str,
+    path: Path,
+    sha256: str | None = None,
+    md5: str | None = None,
+    max_bytes: int | None = None,
+    timeout: float = 30,
+    deadline: float = 600,
+) -> None:
     """Download ``url`` to ``path`` with a progress bar, verify it, write it atomically.
 
     The bytes go to a temporary file beside ``path``; only a complete transfer
-    whose checksum matches is renamed to ``path``. Anything else raises and
-    leaves no file behind: ``DataError`` for a short transfer or a wrong
-    checksum, ``OSError`` (e.g. ``urllib.error.URLError``) when offline.
+    whose checksum matches is renamed to ``path``. Anything else raises
+    ``DataError`` and leaves no file behind: offline, an HTTP error, a short
+    transfer, a wrong checksum, more than ``max_bytes`` bytes (checked against
+    ``Content-Length`` before the transfer, and while reading), no byte for
+    ``timeout`` seconds, or a transfer still running after ``deadline`` seconds.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256() if sha256 else hashlib.md5() if md5 else None
+    start = time.monotonic()
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
-            total = int(response.headers.get("Content-Length") or 0) or None
+            total = _content_length(response)
+            if max_bytes is not None and total is not None and total > max_bytes:
+                raise DataError(f"{url} announces {total} bytes, more than the {max_bytes} expected at most")
             received = 0
             with tqdm(total=total, unit="B", unit_scale=True, desc=path.name) as bar:
-                while chunk := response.read(1 << 20):
+                while chunk := response.read1(1 << 20):  # returns what has arrived, so the deadline is checked
                     out.write(chunk)
                     received += len(chunk)
                     if digest:
                         digest.update(chunk)
                     bar.update(len(chunk))
+                    if max_bytes is not None and received > max_bytes:
+                        raise DataError(f"{url} sent more than the {max_bytes} bytes expected at most")
+                    if time.monotonic() - start > deadline:
+                        raise DataError(f"download of {url} took more than {deadline:.0f} s ({received} bytes)")
         if total is not None and received != total:
             raise DataError(f"download of {url} was interrupted: {received} of {total} bytes")
         expected = sha256 or md5
         if digest and digest.hexdigest() != expected:
             raise DataError(f"{url} does not match its checksum ({expected} expected, got {digest.hexdigest()})")
         os.replace(tmp, path)
+    except (OSError, http.client.HTTPException) as e:  # urllib's URLError is an OSError; IncompleteRead...
+        raise DataError(f"download of {url} failed: {type(e).__name__}: {e}") from e
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def _content_length(response) -> int | None:
+    """The ``Content-Length`` of an HTTP response, or ``None`` when absent or not a valid size."""
+    try:
+        length = int(response.headers.get("Content-Length", ""))
+    except ValueError:
+        return None
+    return length if length >= 0 else None
 
 
 def convert_imdb_archive(archive: Path, folder: Path) -> None:
@@ -275,27 +418,41 @@ def convert_imdb_archive(archive: Path, folder: Path) -> None:
 
     Each CSV has the header ``label,text`` and one row per review, ``neg``
     reviews first, each class sorted by the review id ``N`` of ``N_rating.txt``
-    (the layout of the course's data folder). Files are written atomically.
+    (the layout of the course's data folder). Both splits are read and checked
+    before either file is replaced; files are written atomically and no
+    temporary file is left behind, also after an error or Ctrl-C. An archive
+    that cannot be read raises ``DataError``.
     """
     reviews = {"train": [], "test": []}
-    with tarfile.open(archive, "r:gz") as tar:
-        for member in tar:
-            parts = member.name.split("/")  # aclImdb/train/pos/123_8.txt
-            if member.isfile() and len(parts) == 4 and parts[1] in reviews and parts[2] in ("neg", "pos"):
-                text = tar.extractfile(member).read().decode("utf-8")
-                review_id = int(parts[3].split("_")[0])
-                reviews[parts[1]].append((parts[2], review_id, text))
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            for member in tar:
+                parts = member.name.split("/")  # aclImdb/train/pos/123_8.txt
+                if member.isfile() and len(parts) == 4 and parts[1] in reviews and parts[2] in ("neg", "pos"):
+                    text = tar.extractfile(member).read().decode("utf-8")
+                    review_id = int(parts[3].split("_")[0])
+                    reviews[parts[1]].append((parts[2], review_id, text))
+    except (tarfile.TarError, OSError, EOFError, zlib.error, ValueError) as e:
+        raise DataError(f"{archive} cannot be read as the aclImdb archive ({e}): it is truncated or corrupt") from e
     for split, rows in reviews.items():
         if not rows:
             raise DataError(f"{archive} holds no {split} reviews: it is not the aclImdb archive")
-        buffer = io.StringIO(newline="")
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["label", "text"])
-        writer.writerows((label, text) for label, _, text in sorted(rows))
-        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".part")
-        with os.fdopen(fd, "wb") as f:
-            f.write(gzip.compress(buffer.getvalue().encode("utf-8"), mtime=0))
-        os.replace(tmp, folder / f"{split}.csv.gz")
+    written = {}  # split -> temporary file
+    try:
+        for split, rows in reviews.items():
+            buffer = io.StringIO(newline="")
+            writer = csv.writer(buffer, lineterminator="\n")
+            writer.writerow(["label", "text"])
+            writer.writerows((label, text) for label, _, text in sorted(rows))
+            fd, written[split] = tempfile.mkstemp(dir=folder, prefix=f"{split}.csv.gz.", suffix=".part")
+            with os.fdopen(fd, "wb") as f:
+                f.write(gzip.compress(buffer.getvalue().encode("utf-8"), mtime=0))
+        for split, tmp in written.items():
+            os.replace(tmp, Path(folder) / f"{split}.csv.gz")
+    finally:
+        for tmp in written.values():
+            if os.path.exists(tmp):
+                os.remove(tmp)
 
 
 # -- the three data sets
@@ -405,6 +562,8 @@ def tokenize(text: str) -> list[str]:
     >>> tokenize("It's great, isn't it?<br />Yes!")
     ['it', "'", 's', 'great', ',', 'isn', "'", 't', 'it', '?', 'yes', '!']
     """
+    if not isinstance(text, str):
+        raise TypeError(f"tokenize: text must be a str, not {type(text).__name__}")
     text = text.lower()
     for old, new in BASIC_ENGLISH_RULES:
         text = text.replace(old, new)
@@ -418,24 +577,31 @@ class Vocab:
     token not in the vocabulary); the other tokens follow by decreasing
     frequency, ties in alphabetical order. ``tokenizer`` splits a text,
     ``sep`` joins decoded tokens (``list`` and ``''`` give a character vocabulary).
+    ``pad_index`` and ``unk_index`` are this vocabulary's own: ``0`` and ``1``
+    for words, ``None`` for a character vocabulary, which has neither.
 
     >>> v = Vocab.build(['a b b', 'b c'])
     >>> v.itos
     ['<pad>', '<unk>', 'b', 'a', 'c']
-    >>> v['b'], v['zebra'], len(v)
-    (2, 1, 5)
+    >>> v['b'], v['zebra'], len(v), v.pad_index, v.unk_index
+    (2, 1, 5, 0, 1)
     >>> v.encode('b a zebra'), v.decode([2, 3, 1])
     ([2, 3, 1], 'b a <unk>')
     """
 
-    PAD, UNK = 0, 1
-
     def __init__(self, itos: list[str], tokenizer=tokenize, sep: str = " ", unk: str | None = "<unk>"):
+        if isinstance(itos, str) or not all(isinstance(token, str) for token in itos):
+            raise TypeError(f"itos must be a list of str tokens, not {_describe(itos)}")
         self.itos = list(itos)
         self.stoi = {token: i for i, token in enumerate(self.itos)}
         if len(self.stoi) != len(self.itos):
             raise ValueError("tokens of a vocabulary must be distinct")
+        if self.stoi.get("<pad>", 0) != 0:
+            raise ValueError("<pad> must be at index 0 (pad_length pads with 0, the models' padding_idx)")
+        if unk is not None and unk not in self.stoi:
+            raise ValueError(f"the unknown token {unk!r} is not in itos; pass unk=None for a vocabulary without one")
         self.tokenizer, self.sep = tokenizer, sep
+        self.pad_index = 0 if self.itos[:1] == ["<pad>"] else None
         self.unk_index = self.stoi[unk] if unk is not None else None
 
     @classmethod
@@ -451,18 +617,26 @@ class Vocab:
         """Build a vocabulary from an iterable of texts.
 
         Args:
-            texts: the texts (strings) to count tokens in.
+            texts: the texts (strings) to count tokens in: a list of them, not
+                one string (for one text, pass ``[text]``).
             min_freq: keep tokens seen at least this often.
             max_tokens: keep at most this many entries, specials included.
             specials: entries placed first; ``('<pad>', '<unk>')`` for words,
                 ``()`` for a character vocabulary (unknown characters then raise).
         """
-        if min_freq < 1:
-            raise ValueError(f"min_freq must be at least 1, not {min_freq}")
-        if max_tokens is not None and max_tokens <= len(specials):
-            raise ValueError(f"max_tokens must exceed the {len(specials)} special tokens, not {max_tokens}")
+        if isinstance(texts, (str, bytes)) or not isinstance(texts, Iterable):
+            raise TypeError(f"texts must be a list of strings (for one text, pass [text]), not {_describe(texts)}")
+        _check_int("min_freq", min_freq)
+        if max_tokens is not None:
+            _check_int("max_tokens", max_tokens, low=len(specials) + 1)
+        if isinstance(specials, str) or not all(isinstance(t, str) for t in specials):
+            raise TypeError(f"specials must be a tuple of str tokens, e.g. ('<pad>', '<unk>'), not {specials!r}")
+        if not callable(tokenizer):
+            raise TypeError(f"tokenizer must be a function from a text to its tokens, not {tokenizer!r}")
         counts = collections.Counter()
-        for text in texts:
+        for i, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise TypeError(f"texts must hold strings, but item {i} is {_describe(text)}")
             counts.update(tokenizer(text))
         ranked = sorted(
             (t for t, c in counts.items() if c >= min_freq and t not in specials), key=lambda t: (-counts[t], t)
@@ -476,10 +650,15 @@ class Vocab:
     def __len__(self) -> int:
         return len(self.itos)
 
+    def __iter__(self):
+        return iter(self.itos)
+
     def __contains__(self, token: str) -> bool:
         return token in self.stoi
 
     def __getitem__(self, token: str) -> int:
+        if not isinstance(token, str):
+            raise TypeError(f"vocab[token] takes a str token, not {token!r}; the token at index i is vocab.itos[i]")
         if self.unk_index is None:
             if token not in self.stoi:
                 raise KeyError(f"{token!r} is not in the vocabulary (which has no <unk>)")
@@ -490,12 +669,24 @@ class Vocab:
         return f"Vocab({len(self)} tokens: {self.itos[:6]}...)"
 
     def encode(self, text: str) -> list[int]:
-        """Indices of the tokens of ``text``."""
+        """Indices of the tokens of ``text`` (a str)."""
+        if not isinstance(text, str):
+            raise TypeError(f"encode: text must be a str, not {_describe(text)}")
         return [self[token] for token in self.tokenizer(text)]
 
     def decode(self, indices) -> str:
-        """The tokens at ``indices`` (a list or 1-D tensor), joined by ``sep``."""
-        return self.sep.join(self.itos[int(i)] for i in indices)
+        """The tokens at ``indices`` (a list of ints or a 1-D integer tensor), joined by ``sep``."""
+        if isinstance(indices, torch.Tensor):
+            _check_ids("decode: indices", indices, dim=1)
+            indices = indices.tolist()
+        if isinstance(indices, (str, bytes)) or not isinstance(indices, Iterable):
+            raise TypeError(f"decode: indices must be a list of ints or a 1-D tensor, not {_describe(indices)}")
+        tokens = []
+        for i in indices:
+            if isinstance(i, bool) or not isinstance(i, numbers.Integral) or not 0 <= i < len(self.itos):
+                raise ValueError(f"decode: indices must be ints in 0..{len(self.itos) - 1}, got {i!r}")
+            tokens.append(self.itos[i])
+        return self.sep.join(tokens)
 
 
 # ----------------------------------------------------------------------------
@@ -505,17 +696,22 @@ class Vocab:
 def encode_dataset(data, vocab: Vocab, max_len: int | None = None) -> list[tuple[torch.Tensor, int]]:
     """Encode every text once: ``(label, text)`` pairs -> ``(ids, label)`` items (inputs first).
 
-    ``data`` holds pairs as ``load_dataset`` returns them. ``ids`` is a 1-D
-    ``int64`` tensor of length ``min(len(tokens), max_len)`` (at least 1: a
-    text with no token becomes ``[<unk>]``, so that every sequence has a last
-    step to read).
+    ``data`` holds pairs as ``load_dataset`` returns them, with int labels.
+    ``ids`` is a 1-D ``int64`` tensor of length ``min(len(tokens), max_len)``
+    (at least 1: a text with no token becomes ``[vocab.unk_index]``, so that
+    every sequence has a last step to read; with a vocabulary that has no
+    ``<unk>``, such as a character vocabulary, an empty text raises ``ValueError``).
 
     >>> vocab = Vocab.build(['good film', 'bad film'])
     >>> encode_dataset([(1, 'good film'), (0, '')], vocab)
     [(tensor([4, 2]), 1), (tensor([1]), 0)]
     """
-    if max_len is not None and max_len < 1:
-        raise ValueError(f"max_len must be at least 1, not {max_len}")
+    if not isinstance(vocab, Vocab):
+        raise TypeError(
+            f"encode_dataset: vocab must be a Vocab (from load_dataset or Vocab.build), not {_describe(vocab)}"
+        )
+    if max_len is not None:
+        _check_int("max_len", max_len)
     items = []
     for i, pair in enumerate(data):
         if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and isinstance(pair[1], str)):
@@ -523,30 +719,50 @@ def encode_dataset(data, vocab: Vocab, max_len: int | None = None) -> list[tuple
                 f"encode_dataset: item {i} of data must be a (label, text) pair as load_dataset returns, "
                 f"got {_describe(pair)}"
             )
-        label, text = pair
-        ids = vocab.encode(text)[:max_len] or [vocab.unk_index if vocab.unk_index is not None else Vocab.UNK]
+        label, text = _class_index(pair[0], f"item {i} of data"), pair[1]
+        ids = vocab.encode(text)[:max_len]
+        if not ids:
+            if vocab.unk_index is None:
+                raise ValueError(
+                    f"encode_dataset: text {i} has no token, and the vocabulary has no <unk> to stand for it "
+                    "(a character vocabulary): leave empty texts out"
+                )
+            ids = [vocab.unk_index]
         items.append((torch.tensor(ids, dtype=torch.long), label))
     return items
 
 
-def _describe(value) -> str:
-    """A short description of ``value`` for error messages, e.g. ``(int, Tensor (3,))``."""
+def _class_index(label, where: str) -> int:
+    """``label`` as an int class index; a float or a string label (e.g. ``'pos'``) raises ``TypeError``."""
+    try:
+        return operator.index(label)  # an int, a NumPy int or a one-element integer tensor
+    except TypeError:
+        raise TypeError(f"the label of {where} must be an int class index (0-based), not {label!r}") from None
 
-    def one(v):
-        return f"Tensor {tuple(v.shape)}" if isinstance(v, torch.Tensor) else type(v).__name__
 
-    if isinstance(value, (tuple, list)):
-        return "(" + ", ".join(one(v) for v in value) + ")"
-    return one(value)
+def _check_item(item, where: str) -> None:
+    """Raise ``TypeError`` unless ``item`` is ``(ids: 1-D int64 tensor, label)``, with a hint at the likely mistake."""
+    if not (isinstance(item, (tuple, list)) and len(item) == 2 and isinstance(item[0], torch.Tensor)):
+        hint = ""
+        if isinstance(item, torch.Tensor):
+            hint = " (a batch is a list of items: for one item, pass [item])"
+        elif isinstance(item, (tuple, list)) and len(item) == 2:
+            if isinstance(item[1], torch.Tensor):
+                hint = " (that is the old (label, ids) order: items are now inputs first, target last)"
+            elif isinstance(item[1], str) or isinstance(item[0], str):
+                hint = " (texts must be encoded first: use encode_dataset(data, vocab))"
+        raise TypeError(f"{where} must be (ids: 1-D Tensor, label), got {_describe(item)}{hint}")
+    if item[0].dim() != 1 or item[0].dtype != torch.long:
+        raise TypeError(f"{where}: ids must be a 1-D int64 tensor, got {item[0].dtype} {tuple(item[0].shape)}")
 
 
 def pad_length(batch):
     """Collate ``(ids, label)`` items into ``(x, lengths, y)``: inputs first, target last.
 
     Returns:
-        x: ``(B, T)`` int64, padded with 0 to the longest sequence ``T``;
-        lengths: ``(B,)`` int64 **on the CPU** (what ``pack_padded_sequence``
-        wants); y: ``(B,)`` int64 labels.
+        x: ``(B, T)`` int64, padded with 0 (a word vocabulary's ``<pad>``) to
+        the longest sequence ``T``; lengths: ``(B,)`` int64 **on the CPU** (what
+        ``pack_padded_sequence`` wants); y: ``(B,)`` int64 labels.
 
     >>> pad_length([(torch.tensor([5, 6, 7]), 1), (torch.tensor([8]), 0)])
     (tensor([[5, 6, 7],
@@ -555,24 +771,15 @@ def pad_length(batch):
     if len(batch) == 0:
         raise ValueError("cannot collate an empty batch")
     for i, item in enumerate(batch):
-        if not (isinstance(item, (tuple, list)) and len(item) == 2 and isinstance(item[0], torch.Tensor)):
-            hint = ""
-            if isinstance(item, (tuple, list)) and len(item) == 2:
-                if isinstance(item[1], torch.Tensor):
-                    hint = " (that is the old (label, ids) order: items are now inputs first, target last)"
-                elif isinstance(item[1], str) or isinstance(item[0], str):
-                    hint = " (texts must be encoded first: use encode_dataset(data, vocab))"
-            raise TypeError(f"item {i} of the batch must be (ids: 1-D Tensor, label), got {_describe(item)}{hint}")
-        if item[0].dim() != 1 or item[0].dtype != torch.long:
-            raise TypeError(f"item {i}: ids must be a 1-D int64 tensor, got {item[0].dtype} {tuple(item[0].shape)}")
+        _check_item(item, f"item {i} of the batch")
     lengths = torch.tensor([len(ids) for ids, _ in batch])
     if (lengths == 0).any():
         raise ValueError(
             f"sequence {int((lengths == 0).nonzero()[0])} of the batch has length 0; "
             "every sequence needs at least one token"
         )
-    x = nn.utils.rnn.pad_sequence([ids for ids, _ in batch], batch_first=True, padding_value=Vocab.PAD)
-    y = torch.tensor([int(label) for _, label in batch])
+    x = nn.utils.rnn.pad_sequence([ids for ids, _ in batch], batch_first=True, padding_value=0)
+    y = torch.tensor([_class_index(label, f"item {i} of the batch") for i, (_, label) in enumerate(batch)])
     return x, lengths, y
 
 
@@ -596,9 +803,11 @@ class BucketBatchSampler(torch.utils.data.Sampler):
     """
 
     def __init__(self, lengths, batch_size: int, shuffle: bool = True, pool: int = 50, seed: int = 0):
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+        _check_int("batch_size", batch_size)
+        _check_int("pool", pool)
         self.lengths = torch.as_tensor(lengths)
+        if self.lengths.dim() != 1 or self.lengths.is_floating_point():
+            raise TypeError(f"lengths must be a list of ints, one per item, not {_describe(lengths)}")
         self.batch_size, self.shuffle, self.pool = batch_size, shuffle, pool
         self.generator = torch.Generator().manual_seed(seed)
 
@@ -631,6 +840,11 @@ def make_loader(
     batch is ``collate_fn(items)``: ``(x, lengths, y)`` by default,
     ``padify`` gives ``(x, y)``. Memory is pinned when CUDA is there.
     """
+    if len(data) == 0:
+        raise ValueError("make_loader: data is empty")
+    for i, item in enumerate(data):
+        _check_item(item, f"item {i} of data")
+    _check_int("batch_size", batch_size)
     pin = torch.cuda.is_available()
     if bucket:
         sampler = BucketBatchSampler([len(ids) for ids, _ in data], batch_size, shuffle=shuffle, seed=seed)
@@ -673,6 +887,7 @@ def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     tensor([[3, 2, 1],
             [5, 4, 0]])
     """
+    check_lengths(lengths, x)  # a length of 0 would leave its sequence as it is
     steps = torch.arange(x.size(1), device=x.device)
     last = lengths.to(x.device)[:, None] - 1  # (B, 1)
     index = torch.where(steps <= last, last - steps, steps)  # (B, T)
@@ -724,6 +939,8 @@ def rnn_padded(rnn: nn.RNNBase, x: torch.Tensor, lengths: torch.Tensor):
     >>> output.shape, h_n.shape, bool(output[1, 2:].eq(0).all())
     (torch.Size([2, 5, 8]), torch.Size([2, 2, 4]), True)
     """
+    if not isinstance(rnn, nn.RNNBase):
+        raise TypeError(f"rnn must be an nn.RNN, nn.LSTM or nn.GRU, not {type(rnn).__name__}")
     if not rnn.batch_first or getattr(rnn, "proj_size", 0):
         raise ValueError("rnn_padded needs an RNN with batch_first=True and no proj_size")
     check_lengths(lengths, x)
@@ -765,9 +982,12 @@ class RNNClassifier(nn.Module):
             where cuDNN runs packed batches natively, ``rnn_padded`` elsewhere.
 
     Shapes:
-        ``x``: ``(B, T)`` token ids, padded with 0; ``lengths``: ``(B,)`` int64
-        (on the CPU for packing), or ``None``. Features ``(B, D * hidden_dim)``
-        with ``D`` = 2 if bidirectional else 1. Returns logits ``(B, num_classes)``.
+        ``x``: ``(B, T)`` token ids in ``0..vocab_size-1``, padded with 0;
+        ``lengths``: ``(B,)`` int64 (on the CPU for packing), or ``None``.
+        Features ``(B, D * hidden_dim)`` with ``D`` = 2 if bidirectional else 1.
+        Returns logits ``(B, num_classes)``. A wrong ``x`` or ``lengths``
+        raises an error that names it (ids out of range would otherwise fail
+        inside ``nn.Embedding``, a CUDA device-side assert on a GPU).
 
     With ``lengths`` each text is read as if it were alone in the batch, in both
     directions. Without ``lengths`` the whole padded batch is read: the forward
@@ -792,6 +1012,8 @@ class RNNClassifier(nn.Module):
         pack: bool | None = None,
     ):
         super().__init__()
+        _check_int("vocab_size", vocab_size)
+        _check_int("num_classes", num_classes, low=2)
         if cell not in self.CELLS:
             raise ValueError(f"cell must be one of {', '.join(self.CELLS)}, not {cell!r}")
         if pool not in ("last", "max"):
@@ -799,7 +1021,7 @@ class RNNClassifier(nn.Module):
         if pack not in (True, False, None):
             raise ValueError(f"pack must be True, False or None (choose by device), not {pack!r}")
         self.pool, self.pack = pool, pack
-        self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=Vocab.PAD, sparse=sparse)
+        self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=0, sparse=sparse)  # 0 is <pad>
         self.rnn = self.CELLS[cell](
             embed_dim,
             hidden_dim,
@@ -812,6 +1034,7 @@ class RNNClassifier(nn.Module):
         self.fc = nn.Linear(hidden_dim * (2 if bidirectional else 1), num_classes)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        _check_ids("x", x, dim=2, vocab_size=self.embedding.num_embeddings)
         emb = self.embedding(x)  # (B, T, E)
         if lengths is None:
             output, h_n = self.rnn(emb)  # output: (B, T, D * H), the last layer at every step
@@ -842,7 +1065,7 @@ class CharLSTM(nn.Module):
     """Character-level language model: embedding -> LSTM -> logits of the next character.
 
     Shapes:
-        ``x``: ``(B, T)`` character ids; ``state``: ``(h, c)``, each
+        ``x``: ``(B, T)`` character ids in ``0..vocab_size-1``; ``state``: ``(h, c)``, each
         ``(num_layers, B, hidden_dim)``, or ``None`` for zeros. Returns
         ``(logits (B, T, vocab_size), state)``, like ``nn.LSTM`` returns its state.
 
@@ -861,6 +1084,7 @@ class CharLSTM(nn.Module):
         bf16: bool = False,
     ):
         super().__init__()
+        _check_int("vocab_size", vocab_size)
         self.bf16 = bf16
         self.embedding = nn.Embedding(vocab_size, embed_dim)
         self.rnn = nn.LSTM(
@@ -870,6 +1094,7 @@ class CharLSTM(nn.Module):
         self.fc = nn.Linear(hidden_dim, vocab_size)
 
     def forward(self, x: torch.Tensor, state=None):
+        _check_ids("x", x, dim=2, vocab_size=self.embedding.num_embeddings)
         with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             out, state = self.rnn(self.embedding(x), state)  # out: (B, T, H)
             logits = self.fc(self.dropout(out))
@@ -908,12 +1133,33 @@ def make_adam(model: nn.Module, lr: float = 1e-3):
     rows. With ``nn.Embedding(..., sparse=True)`` the gradient holds only the
     used rows, and ``SparseAdam`` updates only those (its moments are "lazy":
     a row's moments change only when the row is used).
+
+    Where sparse gradients are not supported (``supports_sparse_gradients``:
+    Apple's MPS backend), a sparse embedding is switched to dense gradients
+    with a warning, and plain Adam updates it: call ``make_adam`` after moving
+    the model to its device.
     """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"make_adam takes the model (an nn.Module), not {_describe(model)}: it finds its embeddings")
+    _check_positive("lr", lr)
+    for m in model.modules():
+        if isinstance(m, nn.Embedding) and m.sparse and not supports_sparse_gradients(m.weight.device):
+            warnings.warn(
+                f"sparse gradients are not supported on {m.weight.device.type}: "
+                "the embedding gets dense gradients and plain Adam instead",
+                stacklevel=2,
+            )
+            m.sparse = False
     sparse = [m.weight for m in model.modules() if isinstance(m, nn.Embedding) and m.sparse]
     dense = [p for p in model.parameters() if not any(p is s for s in sparse)]
     if not sparse:
         return torch.optim.Adam(dense, lr=lr)
     return MultiOptimizer(torch.optim.SparseAdam(sparse, lr=lr), torch.optim.Adam(dense, lr=lr))
+
+
+def supports_sparse_gradients(device) -> bool:
+    """Whether sparse embedding gradients work on ``device``: not on Apple's MPS backend (no sparse tensors)."""
+    return torch.device(device).type != "mps"
 
 
 def cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -942,21 +1188,27 @@ def run_epoch(
     is called as ``model(x, *rest)`` (``rest`` is e.g. the CPU ``lengths``;
     tensors in it other than lengths go to ``device`` with ``x``) and its
     output is compared with ``y`` by ``loss_fn``. The output is logits
-    ``(..., C)`` for integer targets ``y`` ``(...)`` (classes; a target of
-    ``-100`` is ignored, as ``F.cross_entropy`` does), or predictions of the
-    same shape as a floating-point ``y`` (regression, e.g. with ``F.mse_loss``).
-    A model may return a tuple whose first item is the output (like ``CharLSTM``).
-    ``clip`` bounds the norm of the (dense) gradients before each step.
+    ``(..., C)`` for integer targets ``y`` ``(...)`` (classes ``0..C-1``; a
+    target of ``-100`` is ignored, as ``F.cross_entropy`` does), or predictions
+    of the same shape as a floating-point ``y`` (regression, e.g. with
+    ``F.mse_loss``). A model may return a tuple whose first item is the output
+    (like ``CharLSTM``). ``clip`` bounds the norm of the (dense) gradients
+    before each step. ``epoch_size`` stops after exactly that many items: the
+    batch that would go past it is cut short.
 
     Returns ``{'loss', 'acc', 'samples', 'seconds', 'grad_norms'}``: the mean
     loss over all targets seen, the accuracy (``None`` for regression), the
     number of items (rows of ``x``), the time taken, and when training, the
     norm of each batch's (dense) gradient before clipping.
     """
-    if clip is not None and not clip > 0:
-        raise ValueError(f"clip must be a positive gradient norm (or None), not {clip!r}")
-    if epoch_size is not None and epoch_size < 1:
-        raise ValueError(f"epoch_size must be at least 1 (or None), not {epoch_size!r}")
+    if not isinstance(loader, Iterable):
+        raise TypeError(f"loader must be a DataLoader (or another iterable of batches), not {loader!r}")
+    if optimizer is not None and (isinstance(optimizer, type) or not hasattr(optimizer, "step")):
+        raise TypeError(f"optimizer must be an optimizer, e.g. torchnlp.make_adam(model, lr), not {optimizer!r}")
+    if clip is not None:
+        _check_positive("clip", clip)
+    if epoch_size is not None:
+        _check_int("epoch_size", epoch_size)
     device = device or next(model.parameters()).device
     total_loss = torch.zeros((), device=device)
     correct = torch.zeros((), device=device)
@@ -965,9 +1217,11 @@ def run_epoch(
     start = time.perf_counter()
     bar = tqdm(loader, desc=desc, disable=not progress, leave=False, mininterval=0.5)
     for step, batch in enumerate(bar):
-        if not isinstance(batch, (tuple, list)) or len(batch) < 2:
-            raise ValueError(f"each batch must be (x, ..., y), inputs first and target last; got {_describe(batch)}")
-        x, *rest, cpu_y = batch
+        x, rest, cpu_y = _split_batch(batch)
+        if epoch_size is not None and items + len(x) > epoch_size:  # keep only the rows epoch_size still needs
+            keep, rows = epoch_size - items, len(x)
+            x, cpu_y = x[:keep], cpu_y[:keep]
+            rest = [r[:keep] if isinstance(r, torch.Tensor) and r.dim() and len(r) == rows else r for r in rest]
         x, y = x.to(device, non_blocking=True), cpu_y.to(device, non_blocking=True)
         out = model(x, *[r.to(device) if _is_data(r) else r for r in rest])
         out = out[0] if isinstance(out, tuple) else out
@@ -979,12 +1233,7 @@ def run_epoch(
                 "regression, a float per output value)"
             )
         if classes:  # checked on the CPU: no GPU sync
-            real = cpu_y[cpu_y != -100]
-            if len(real) and (real.min() < 0 or real.max() >= out.size(-1)):
-                raise ValueError(
-                    f"targets must lie in 0..{out.size(-1) - 1} (the model's outputs) or be -100 (ignored), "
-                    f"got {int(real.min())}..{int(real.max())}"
-                )
+            _check_targets(cpu_y, out.size(-1))
         loss = loss_fn(out, y)
         if optimizer is not None:
             optimizer.zero_grad(set_to_none=True)
@@ -1017,15 +1266,72 @@ def run_epoch(
     }
 
 
+def _split_batch(batch):
+    """``(x, rest, y)`` of a batch ``(x, *rest, y)``; raise if it is not tensors in that order."""
+    pair = isinstance(batch, (tuple, list)) and len(batch) >= 2
+    if not (pair and isinstance(batch[0], torch.Tensor) and isinstance(batch[-1], torch.Tensor)):
+        raise TypeError(
+            f"each batch must be tensors (x, ..., y), inputs first and target last; got {_describe(batch)}. "
+            "Iterate over batches (e.g. torchnlp.make_loader(encode_dataset(data, vocab))), not over the data set"
+        )
+    x, *rest, y = batch
+    if x.dim() == 1 and any(isinstance(t, torch.Tensor) and t.dim() > 1 for t in (*rest, y)):
+        raise ValueError(
+            f"the batch {_describe(batch)} starts with a 1-D tensor, followed by a larger one: batches are "
+            "(x, ..., y), inputs first and target last (the seed course's loaders gave (y, x, ...))"
+        )
+    return x, rest, y
+
+
+def _check_targets(y: torch.Tensor, num_classes: int) -> None:
+    """Raise unless the class targets ``y`` lie in ``0..num_classes-1`` (or are ``-100``, ignored)."""
+    real = y[y != -100]
+    if len(real) and (real.min() < 0 or real.max() >= num_classes):
+        low, high = int(real.min()), int(real.max())
+        hint = ""
+        if low == -1:
+            hint = ": labels are already 0-based here (AG News 0..3, IMDb 0..1), do not subtract 1"
+        elif low >= 1 and high == num_classes:
+            hint = ": these look like 1-based labels, and they must be 0-based"
+        raise ValueError(
+            f"targets must lie in 0..{num_classes - 1} (the model's outputs) or be -100 (ignored), "
+            f"got {low}..{high}{hint}"
+        )
+
+
 def _is_data(value) -> bool:
     """True for a tensor that goes to the model's device with ``x`` (not a CPU ``lengths`` vector)."""
     return isinstance(value, torch.Tensor) and (value.is_floating_point() or value.dim() > 1)
 
 
-def train_epoch(model, loader, optimizer, **kwargs) -> dict:
-    """Train ``model`` for one epoch (or ``epoch_size`` items); see ``run_epoch``."""
+def train_epoch(
+    model,
+    loader,
+    optimizer=None,
+    *,
+    loss_fn=cross_entropy,
+    device=None,
+    clip: float | None = None,
+    epoch_size: int | None = None,
+    desc: str = "train",
+    progress: bool = True,
+    lr=None,
+) -> dict:
+    """Train ``model`` for one epoch (or exactly ``epoch_size`` items) with ``optimizer``; see ``run_epoch``.
+
+    Build the optimizer once, e.g. ``make_adam(model, lr)``, and pass the same
+    one every epoch: its state (Adam's moments) carries over. ``lr`` is not
+    taken here (the seed course's ``train_epoch(net, loader, lr=...)`` made a
+    new optimizer at every call): passing it raises a ``TypeError`` that says so.
+    """
+    if optimizer is None or lr is not None:
+        raise TypeError(
+            "train_epoch(model, loader, optimizer) takes an optimizer and no lr: build it once with "
+            "optimizer = torchnlp.make_adam(model, lr) and pass it every epoch, or call "
+            "torchnlp.train(model, loader, epochs=..., lr=...), which builds one"
+        )
     model.train()
-    return run_epoch(model, loader, optimizer, desc=kwargs.pop("desc", "train"), **kwargs)
+    return run_epoch(model, loader, optimizer, loss_fn, device, clip, epoch_size, desc, progress)
 
 
 @contextlib.contextmanager
@@ -1040,13 +1346,13 @@ def eval_mode(model: nn.Module):
 
 
 @torch.no_grad()
-def evaluate(model, loader, **kwargs) -> dict:
+def evaluate(model, loader, *, loss_fn=cross_entropy, device=None, desc: str = "eval", progress: bool = True) -> dict:
     """Mean loss and accuracy of ``model`` on ``loader``, in eval mode, without gradients; see ``run_epoch``.
 
     The model's train/eval mode is restored afterwards.
     """
     with eval_mode(model):
-        return run_epoch(model, loader, None, desc=kwargs.pop("desc", "eval"), **kwargs)
+        return run_epoch(model, loader, None, loss_fn, device, desc=desc, progress=progress)
 
 
 def train(
@@ -1078,10 +1384,17 @@ def train(
     entry per epoch; ``grad_norms``, one per batch of every epoch (before
     clipping); and ``best_epoch`` (1-based; with a ``val_loader``).
     """
+    _check_int("epochs", epochs)
     if optimizer is not None and lr is not None:
         raise ValueError("train: pass an optimizer or lr, not both (an optimizer has its own learning rate)")
+    if val_loader is not None and not isinstance(val_loader, Iterable):
+        raise TypeError(
+            f"train: val_loader must be a DataLoader or None, not {val_loader!r} (the learning rate is lr=)"
+        )
     if restore_best and val_loader is None:
         raise ValueError("train: restore_best needs a val_loader to choose the best epoch")
+    if scheduler is not None and not hasattr(scheduler, "step"):
+        raise TypeError(f"train: scheduler must be a learning-rate scheduler (or None), not {scheduler!r}")
     optimizer = optimizer or make_adam(model, 1e-3 if lr is None else lr)
     history, best = collections.defaultdict(list), None
     eval_kwargs = {k: v for k, v in kwargs.items() if k in ("loss_fn", "device", "progress")}
@@ -1119,10 +1432,13 @@ def _acc_text(acc) -> str:
 def plot_history(history: dict, title: str | None = None):
     """Plot loss (and accuracy, if any) per epoch, train and validation; return the figure.
 
-    A ``best_epoch`` entry is marked with a dotted line.
+    ``history`` is what ``train`` returns. A ``best_epoch`` entry is marked with a dotted line.
     """
     import matplotlib.pyplot as plt
 
+    if not isinstance(history, dict) or not history.get("train_loss"):
+        keys = list(history) if isinstance(history, dict) else type(history).__name__
+        raise ValueError(f"history must be what train() returns, a dict with a 'train_loss' list; got {keys}")
     metrics = ["loss"] + (["acc"] if history.get("train_acc") and history["train_acc"][0] is not None else [])
     fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.5), squeeze=False)
     epochs = range(1, len(history["train_loss"]) + 1)
@@ -1145,6 +1461,8 @@ def plot_history(history: dict, title: str | None = None):
 @torch.no_grad()
 def predict(model, texts: list[str], vocab: Vocab, device=None) -> list[int]:
     """Predicted class of each text of ``texts`` (a list of strings), read as one padded batch with lengths."""
+    if isinstance(texts, Vocab):
+        raise TypeError("predict(model, texts, vocab): the texts come before the vocabulary")
     if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
         raise TypeError("predict: texts must be a list of strings (for one text, pass [text])")
     if len(texts) == 0:
@@ -1180,8 +1498,8 @@ def char_dataset(ids: torch.Tensor, seq_len: int) -> torch.utils.data.TensorData
     >>> char_dataset(torch.arange(7), 3)[1]
     (tensor([3, 4, 5]), tensor([4, 5, 6]))
     """
-    if seq_len < 1:
-        raise ValueError(f"seq_len must be at least 1, not {seq_len}")
+    _check_ids("ids", ids, dim=1)
+    _check_int("seq_len", seq_len)
     n = (len(ids) - 1) // seq_len
     if n == 0:
         raise ValueError(f"a text of {len(ids)} characters is too short for sequences of {seq_len}")
@@ -1201,10 +1519,10 @@ def text_windows(ids: torch.Tensor, batch_size: int, seq_len: int, offset: int =
     >>> [(x.tolist(), y.tolist()) for x, y in text_windows(torch.arange(9), batch_size=2, seq_len=3)]
     [([[0, 1, 2], [4, 5, 6]], [[1, 2, 3], [5, 6, 7]]), ([[3], [7]], [[4], [8]])]
     """
-    if batch_size < 1 or seq_len < 1 or offset < 0:
-        raise ValueError(
-            f"batch_size and seq_len must be at least 1 and offset at least 0, not {batch_size}, {seq_len}, {offset}"
-        )
+    _check_ids("ids", ids, dim=1)
+    _check_int("batch_size", batch_size)
+    _check_int("seq_len", seq_len)
+    _check_int("offset", offset, low=0)
     n = (len(ids) - 1 - offset) // batch_size  # characters per stream
     if n < 1:
         raise ValueError(f"a text of {len(ids)} characters is too short for {batch_size} streams")
@@ -1315,8 +1633,7 @@ def softmax_with_temperature(logits: torch.Tensor, temperature: float = 1.0) -> 
     >>> softmax_with_temperature(torch.tensor([1., 1., 3.]), 1.0)
     tensor([0.1065, 0.1065, 0.7870])
     """
-    if temperature <= 0:
-        raise ValueError(f"temperature must be positive, not {temperature}")
+    _check_positive("temperature", temperature)
     z = logits / temperature
     z = torch.exp(z - z.max(dim=-1, keepdim=True).values)
     return z / z.sum(dim=-1, keepdim=True)
@@ -1347,14 +1664,31 @@ def generate(
         raise TypeError("generate(model, prefix, vocab): the prefix comes before the vocabulary")
     if not isinstance(prefix, str) or not prefix:
         raise ValueError(f"prefix must be a string of at least one character, not {prefix!r}")
-    if not isinstance(length, int) or length < 0:
-        raise ValueError(f"length must be a non-negative int, not {length!r}")
-    if temperature is not None and temperature < 0:
-        raise ValueError(f"temperature must be positive, or 0/None for greedy, not {temperature!r}")
+    if not isinstance(vocab, Vocab):
+        raise TypeError(f"vocab must be the model's Vocab (e.g. from char_vocab), not {_describe(vocab)}")
+    _check_int("length", length, low=0)
+    if temperature:  # None or 0: greedy
+        _check_positive("temperature", temperature)
+    try:
+        ids = vocab.encode(prefix)
+    except KeyError as e:
+        raise ValueError(f"prefix: {e.args[0]}") from None
     device = next(model.parameters()).device
     out = []
     with eval_mode(model):
-        logits, state = model(torch.tensor([vocab.encode(prefix)], device=device))
+        output = model(torch.tensor([ids], device=device))
+        logits = output[0] if isinstance(output, tuple) and len(output) == 2 else None
+        if not (isinstance(logits, torch.Tensor) and logits.dim() == 3):
+            raise TypeError(
+                "generate needs a language model called as model(x (1, T), state) -> (logits (1, T, V), state), "
+                f"like CharLSTM; this model returned {_describe(output)}"
+            )
+        state = output[1]
+        if logits.size(-1) != len(vocab):
+            raise ValueError(
+                f"the model has {logits.size(-1)} outputs but vocab has {len(vocab)} tokens: "
+                "build the model with vocab_size=len(vocab) of this vocabulary"
+            )
         for _ in range(length):
             last = logits[0, -1].float().cpu()
             if not temperature:
@@ -1648,3 +1982,29 @@ def error_rates(predictions, references, stress: bool = True) -> dict:
         edits += distance
         length += closest
     return {"wer": wrong / len(predictions), "per": edits / length, "words": len(predictions)}
+
+
+# ----------------------------------------------------------------------------
+# 10. Names of the seed courses' torchnlp.py (Microsoft's "PyTorch Fundamentals" RNN unit and
+# the AI-For-Beginners RNN lesson): each says what replaced it (see README, "Coming from the seed courses")
+
+SEED_NAMES = {
+    "encode": "vocab.encode(text), with the vocab that load_dataset returns (there is no global vocabulary)",
+    "vocab": "the vocab that load_dataset returns: train, test, classes, vocab = torchnlp.load_dataset()",
+    "tokenizer": "torchnlp.tokenize(text)",
+    "train_epoch_emb": (
+        "torchnlp.train(model, loader, lr=...) or train_epoch(model, loader, optimizer): make_loader's batches "
+        "are (x, lengths, y), and RNNClassifier(..., pack=True) packs them (use_pack_sequence)"
+    ),
+    "offsetify": "torchnlp.pad_length, whose batches are (x, lengths, y): the course uses no EmbeddingBag offsets",
+}
+
+
+def __getattr__(name: str):
+    """``torchnlp.device`` (the seed's module-level device) is ``get_device()``; other seed names raise, naming
+    their replacement. (``from torchnlp import *`` cannot reach this: import the module instead.)"""
+    if name == "device":
+        return get_device()
+    if name in SEED_NAMES:
+        raise AttributeError(f"torchnlp.{name} was part of the seed course's torchnlp.py; use {SEED_NAMES[name]}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,10 +1,24 @@
+import os
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+def full_data_folder() -> Path:
+    """The folder with the full data sets, from the environment variable ``TORCHNLP_TEST_DATA``.
+
+    Unset: the test is skipped, saying so. Set to something that is not a folder: the test fails.
+    ``.ci/run`` sets it to ``../shared/data`` (beside the repository) when that folder exists.
+    """
+    value = os.environ.get("TORCHNLP_TEST_DATA", "")
+    if not value:
+        pytest.skip("full-data test: set TORCHNLP_TEST_DATA to a folder with the full data sets to run it")
+    folder = Path(value).expanduser()
+    if not folder.is_dir():
+        pytest.fail(f"TORCHNLP_TEST_DATA is set to {value!r}, which is not a folder")
+    return folder
 
 
 @pytest.fixture
@@ -27,11 +41,10 @@ def quick(monkeypatch, tmp_path, offline):
 
 @pytest.fixture
 def full(monkeypatch, tmp_path, offline):
-    """Full mode reading the shared data folder, an empty cache, no network."""
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"needs the full data folder {SHARED_DATA}")
+    """Full mode reading the full data folder (``TORCHNLP_TEST_DATA``), an empty cache, no network."""
+    folder = full_data_folder()
     monkeypatch.delenv("TORCHNLP_QUICK", raising=False)
-    monkeypatch.setenv("TORCHNLP_DATA", str(SHARED_DATA))
+    monkeypatch.setenv("TORCHNLP_DATA", str(folder))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
 
 

@@ -7,6 +7,7 @@ import http.server
 import io
 import tarfile
 import threading
+import time
 
 import pytest
 
@@ -36,6 +37,17 @@ def test_quick_ag_news_split_is_fixed_and_disjoint(quick):
     train, test = torchnlp.load_ag_news("train"), torchnlp.load_ag_news("test")
     assert train == torchnlp.load_ag_news("train")
     assert not {text for _, text in train} & {text for _, text in test}
+
+
+def test_quick_mode_values(monkeypatch):
+    for value, quick in [("1", True), ("true", True), ("YES", True), ("", False), ("0", False), ("false", False)]:
+        monkeypatch.setenv("TORCHNLP_QUICK", value)
+        assert torchnlp.quick_mode() is quick
+    monkeypatch.delenv("TORCHNLP_QUICK")
+    assert torchnlp.quick_mode() is False
+    monkeypatch.setenv("TORCHNLP_QUICK", "quick")
+    with pytest.raises(ValueError, match="TORCHNLP_QUICK must be 1 .* or 0"):
+        torchnlp.quick_mode()
 
 
 def test_unknown_names_raise(quick):
@@ -78,10 +90,67 @@ def test_data_folder_comes_before_cache(full, monkeypatch, tmp_path):
     cached.write_text("THE MYSTERIOUS ISLAND corrupt End of the Project Gutenberg")
     assert len(torchnlp.load_book()) == 1_112_350
     # ...and is refused, not used, once the data folder lacks the file.
+    (tmp_path / "empty").mkdir()
     monkeypatch.setenv("TORCHNLP_DATA", str(tmp_path / "empty"))
     assert torchnlp.find_data_file(BOOK) == cached
     with pytest.raises(torchnlp.DataError, match="does not match its checksum"):
         torchnlp.load_book()
+
+
+def book_folder(folder):
+    """A data folder holding the quick sample of the book (its sha256 set as the expected one by the caller)."""
+    (folder / "mysterious_island").mkdir(parents=True)
+    (folder / BOOK).write_bytes((torchnlp.QUICK_DIR / BOOK).read_bytes())
+    return folder
+
+
+def expect_sample_book(monkeypatch, url="http://127.0.0.1:9/none"):
+    content = (torchnlp.QUICK_DIR / BOOK).read_bytes()
+    monkeypatch.setitem(torchnlp.DATA_FILES, BOOK, ("the book", url, sha256(content), len(content)))
+
+
+def test_torchnlp_data_expands_the_home_folder(no_data, monkeypatch, tmp_path, offline):
+    book_folder(tmp_path / "home" / "mydata")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TORCHNLP_DATA", "~/mydata")
+    expect_sample_book(monkeypatch)
+    assert len(torchnlp.load_book()) == 100_000
+
+
+@pytest.mark.parametrize("kind", ["missing", "file"])
+def test_torchnlp_data_that_is_not_a_folder_raises_instead_of_downloading(kind, no_data, monkeypatch, tmp_path):
+    value = tmp_path / "shared" / "dat"  # a typo of .../data
+    if kind == "file":
+        value.parent.mkdir()
+        value.write_text("not a folder")
+    monkeypatch.setenv("TORCHNLP_DATA", str(value))
+    expect_sample_book(monkeypatch, url="http://127.0.0.1:9/never-asked")
+    with pytest.raises(torchnlp.DataError) as error:
+        torchnlp.load_book()
+    message = str(error.value)
+    assert f"TORCHNLP_DATA is set to '{value}'" in message and "not a folder" in message
+    assert "could not be downloaded" not in message and not no_data.exists()
+
+
+GOOD_GZ = gzip.compress(b"label,text\nneg,bad\n" * 2000)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [GOOD_GZ[: len(GOOD_GZ) // 2], b"not gzip at all", GOOD_GZ[:40] + b"\xff" * 20 + GOOD_GZ[60:]],
+    ids=["truncated", "not-gzip", "corrupt-deflate"],
+)
+@pytest.mark.parametrize("where", ["data folder", "cache"])
+def test_corrupt_gz_file_raises_data_error_naming_it(content, where, no_data, monkeypatch, tmp_path, offline):
+    folder = tmp_path / "data" if where == "data folder" else no_data
+    path = folder / "imdb" / "test.csv.gz"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(content)
+    if where == "data folder":
+        monkeypatch.setenv("TORCHNLP_DATA", str(folder))
+    with pytest.raises(torchnlp.DataError, match="truncated or corrupt") as error:
+        torchnlp.load_imdb("test")
+    assert str(path) in str(error.value) and "delete it" in str(error.value)
 
 
 def test_gzipped_copy_is_read_and_checked(no_data, monkeypatch, tmp_path):
@@ -90,7 +159,7 @@ def test_gzipped_copy_is_read_and_checked(no_data, monkeypatch, tmp_path):
     content = (torchnlp.QUICK_DIR / BOOK).read_bytes()
     (folder / (BOOK + ".gz")).write_bytes(gzip.compress(content))
     monkeypatch.setenv("TORCHNLP_DATA", str(folder))
-    monkeypatch.setitem(torchnlp.DATA_FILES, BOOK, ("the book", "http://127.0.0.1:9/none", sha256(content)))
+    expect_sample_book(monkeypatch)
     assert torchnlp.read_data_file(BOOK) == content
     assert len(torchnlp.load_book()) == 100_000
 
@@ -103,21 +172,59 @@ def sha256(data):
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
-    routes = {}  # path -> (body, bytes actually sent)
+    routes = {}  # path -> (body, bytes actually sent), or a function that answers the request
 
     def do_GET(self):
         if self.path not in self.routes:
             self.send_error(404)
             return
-        body, sent = self.routes[self.path]
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body[:sent])  # fewer bytes than announced = an interrupted transfer
         self.close_connection = True
+        route = self.routes[self.path]
+        try:
+            if callable(route):
+                route(self)
+                return
+            body, sent = route
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[:sent])  # fewer bytes than announced = an interrupted transfer
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up, as it should
+            pass
 
     def log_message(self, *args):
         pass
+
+
+def answer(body, length="auto", chunks=1, pause=0.0):
+    """A route that sends ``body`` with a ``Content-Length`` header of ``length`` (None: no header)."""
+
+    def route(handler):
+        handler.send_response(200)
+        if length is not None:
+            handler.send_header("Content-Length", str(len(body) if length == "auto" else length))
+        handler.end_headers()
+        step = max(1, -(-len(body) // chunks))
+        for i in range(0, len(body), step):
+            handler.wfile.write(body[i : i + step])
+            handler.wfile.flush()
+            time.sleep(pause)
+
+    return route
+
+
+def zeros(size, announce):
+    """A route that streams ``size`` zero bytes, announcing them in ``Content-Length`` or not."""
+
+    def route(handler):
+        handler.send_response(200)
+        if announce:
+            handler.send_header("Content-Length", str(size))
+        handler.end_headers()
+        for _ in range(size >> 16):
+            handler.wfile.write(bytes(1 << 16))
+
+    return route
 
 
 @pytest.fixture
@@ -166,7 +273,7 @@ def test_missing_file_is_downloaded_into_cache_once(server, no_data, monkeypatch
     routes, base = server
     body = (torchnlp.QUICK_DIR / BOOK).read_bytes()
     routes["/1268-0.txt"] = (body, len(body))
-    monkeypatch.setitem(torchnlp.DATA_FILES, BOOK, ("the book", base + "/1268-0.txt", sha256(body)))
+    monkeypatch.setitem(torchnlp.DATA_FILES, BOOK, ("the book", base + "/1268-0.txt", sha256(body), len(body)))
     assert len(torchnlp.load_book()) == 100_000
     assert (no_data / BOOK).read_bytes() == body
     routes.clear()  # the second load reads the cache
@@ -175,7 +282,9 @@ def test_missing_file_is_downloaded_into_cache_once(server, no_data, monkeypatch
 
 def test_server_gone_gives_clear_offline_error(no_data, monkeypatch):
     # Nothing listens on port 9 of 127.0.0.1: the connection is refused, as offline.
-    monkeypatch.setitem(torchnlp.DATA_FILES, BOOK, ("The Mysterious Island", "http://127.0.0.1:9/1268-0.txt", "0" * 64))
+    monkeypatch.setitem(
+        torchnlp.DATA_FILES, BOOK, ("The Mysterious Island", "http://127.0.0.1:9/1268-0.txt", "0" * 64, 1000)
+    )
     with pytest.raises(torchnlp.DataError) as error:
         torchnlp.load_book()
     message = str(error.value)
@@ -184,9 +293,61 @@ def test_server_gone_gives_clear_offline_error(no_data, monkeypatch):
     assert leftovers(no_data.parent) == []
 
 
+def test_slow_drip_stops_at_the_deadline(server, tmp_path):
+    routes, base = server
+    routes["/drip"] = answer(b"x" * 100, chunks=100, pause=0.2)  # 20 s in all, a byte every 0.2 s
+    start = time.monotonic()
+    with pytest.raises(torchnlp.DataError, match="took more than 1 s"):
+        torchnlp.download(base + "/drip", tmp_path / "book.txt", deadline=1)
+    assert time.monotonic() - start < 5
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("announce", [True, False])
+def test_body_larger_than_expected_is_refused_early(announce, server, no_data, monkeypatch):
+    routes, base = server
+    routes["/huge"] = zeros(64 << 20, announce)
+    body = (torchnlp.QUICK_DIR / BOOK).read_bytes()
+    monkeypatch.setitem(torchnlp.DATA_FILES, BOOK, ("the book", base + "/huge", sha256(body), len(body)))
+    with pytest.raises(torchnlp.DataError, match="announces 67108864 bytes" if announce else "sent more than"):
+        torchnlp.load_book()
+    assert leftovers(no_data.parent) == []
+
+
+@pytest.mark.parametrize("length", ["abc", "-5", None], ids=["unparsable", "negative", "absent"])
+def test_odd_content_length_still_downloads_a_good_file(length, server, tmp_path):
+    routes, base = server
+    body = (torchnlp.QUICK_DIR / BOOK).read_bytes()
+    routes["/book.txt"] = answer(body, length=length)
+    torchnlp.download(base + "/book.txt", tmp_path / "book.txt", sha256=sha256(body))
+    assert (tmp_path / "book.txt").read_bytes() == body
+
+
+def bad_status_line(handler):
+    handler.wfile.write(b"GARBAGE\r\n\r\n")
+
+
+def broken_chunks(handler):
+    handler.protocol_version = "HTTP/1.1"
+    handler.send_response(200)
+    handler.send_header("Transfer-Encoding", "chunked")
+    handler.end_headers()
+    handler.wfile.write(b"64\r\n" + b"x" * 10)  # a chunk of 100 bytes announced, 10 sent
+
+
+@pytest.mark.parametrize(("route", "error"), [(bad_status_line, "BadStatusLine"), (broken_chunks, "IncompleteRead")])
+def test_http_protocol_errors_become_data_errors(route, error, server, no_data, monkeypatch):
+    routes, base = server
+    routes["/book.txt"] = route
+    monkeypatch.setitem(torchnlp.DATA_FILES, BOOK, ("the book", base + "/book.txt", "0" * 64, 1000))
+    with pytest.raises(torchnlp.DataError, match=f"could not be downloaded .*{error}"):
+        torchnlp.load_book()
+    assert leftovers(no_data.parent) == []
+
+
 def test_http_error_is_reported(server, no_data, monkeypatch):
     _, base = server
-    monkeypatch.setitem(torchnlp.DATA_FILES, BOOK, ("the book", base + "/missing.txt", "0" * 64))
+    monkeypatch.setitem(torchnlp.DATA_FILES, BOOK, ("the book", base + "/missing.txt", "0" * 64, 1000))
     with pytest.raises(torchnlp.DataError, match="404"):
         torchnlp.load_book()
 
@@ -251,13 +412,94 @@ def test_imdb_download_converts_archive_once(server, no_data, monkeypatch):
         "test": "label,text\nneg,Bad — très mauvais\npos,Good\n",
     }
     for split, text in expected.items():
-        monkeypatch.setitem(torchnlp.DATA_FILES, f"imdb/{split}.csv", ("IMDb", url, sha256(text.encode())))
+        monkeypatch.setitem(torchnlp.DATA_FILES, f"imdb/{split}.csv", ("IMDb", url, sha256(text.encode()), 10_000))
     train, test, classes, vocab = torchnlp.load_dataset("imdb")
     assert train == [(0, "Awful."), (1, "Fine, with a comma"), (1, 'Great, "really" great.<br />Loved it')]
     assert test == [(0, "Bad — très mauvais"), (1, "Good")]
     assert leftovers(no_data) == ["test.csv.gz", "train.csv.gz"]  # the archive is gone once converted
     routes.clear()
     assert torchnlp.load_imdb("test") == test
+
+
+def serve_imdb(server, monkeypatch, reviews=REVIEWS, **answer_kwargs):
+    """Serve an archive of ``reviews`` as the IMDb archive; patch the expected checksums to match it."""
+    routes, base = server
+    archive = imdb_archive(reviews)
+    routes["/aclImdb_v1.tar.gz"] = answer(archive, **answer_kwargs)
+    url = base + "/aclImdb_v1.tar.gz"
+    monkeypatch.setattr(torchnlp, "IMDB_URL", url)
+    monkeypatch.setattr(torchnlp, "IMDB_MD5", hashlib.md5(archive).hexdigest())
+    for split in ("train", "test"):
+        rows = sorted((label, i, text) for (s, label, i, _), text in reviews.items() if s == split)
+        text = "label,text\n" + "".join(f"{label},{text}\n" for label, _, text in rows)
+        monkeypatch.setitem(torchnlp.DATA_FILES, f"imdb/{split}.csv", ("IMDb", url, sha256(text.encode()), 10_000))
+
+
+def test_two_loads_of_imdb_at_once_both_succeed(server, no_data, monkeypatch):
+    reviews = {("train", "neg", 0, 1): "bad", ("test", "pos", 0, 9): "good"}
+    serve_imdb(server, monkeypatch, reviews, chunks=5, pause=0.05)
+    both_downloaded = threading.Barrier(2, timeout=10)
+    convert = torchnlp.convert_imdb_archive
+
+    def convert_when_both_have_downloaded(archive, folder):
+        both_downloaded.wait()  # the moment where two loads on one archive path collided
+        convert(archive, folder)
+
+    monkeypatch.setattr(torchnlp, "convert_imdb_archive", convert_when_both_have_downloaded)
+    results, errors = [], []
+
+    def load():
+        try:
+            results.append(torchnlp.load_imdb("train"))
+        except Exception as e:  # noqa: BLE001  (reported below)
+            errors.append(e)
+
+    threads = [threading.Thread(target=load) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == [] and results == [[(0, "bad")], [(0, "bad")]]
+    assert leftovers(no_data) == ["test.csv.gz", "train.csv.gz"]
+
+
+def test_failed_conversion_leaves_no_archive_behind(server, no_data, monkeypatch):
+    serve_imdb(server, monkeypatch, {("train", "neg", 0, 1): "bad"})  # no test split
+    with pytest.raises(torchnlp.DataError, match="holds no test reviews"):
+        torchnlp.load_imdb("train")
+    assert leftovers(no_data) == []
+
+
+def test_conversion_checks_both_splits_before_replacing_a_file(tmp_path):
+    (tmp_path / "train.csv.gz").write_bytes(b"an earlier copy")
+    archive = tmp_path / "aclImdb_v1.tar.gz"
+    archive.write_bytes(imdb_archive({k: v for k, v in REVIEWS.items() if k[0] == "train"}))
+    with pytest.raises(torchnlp.DataError, match="no test reviews"):
+        torchnlp.convert_imdb_archive(archive, tmp_path)
+    assert (tmp_path / "train.csv.gz").read_bytes() == b"an earlier copy"
+    assert leftovers(tmp_path) == ["aclImdb_v1.tar.gz", "train.csv.gz"]
+
+
+def test_truncated_archive_raises_data_error_naming_it(tmp_path):
+    archive = tmp_path / "aclImdb_v1.tar.gz"
+    data = imdb_archive(REVIEWS)
+    archive.write_bytes(data[: len(data) // 2])
+    with pytest.raises(torchnlp.DataError, match="truncated or corrupt") as error:
+        torchnlp.convert_imdb_archive(archive, tmp_path)
+    assert str(archive) in str(error.value)
+
+
+def test_interrupted_conversion_leaves_no_temporary_file(tmp_path, monkeypatch):
+    archive = tmp_path / "aclImdb_v1.tar.gz"
+    archive.write_bytes(imdb_archive(REVIEWS))
+
+    def ctrl_c(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torchnlp.os, "replace", ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        torchnlp.convert_imdb_archive(archive, tmp_path)
+    assert leftovers(tmp_path) == ["aclImdb_v1.tar.gz"]
 
 
 def test_imdb_conversion_reproduces_shared_csv_bytes(full, tmp_path):

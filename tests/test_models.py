@@ -1,6 +1,9 @@
 """Models, training loops, evaluation, plots and character generation."""
 
 import copy
+import random
+import warnings
+import weakref
 
 import matplotlib
 import pytest
@@ -37,6 +40,30 @@ def test_classifier_shapes(cell, layers, bidirectional):
     assert model(x, lengths).shape == (5, 4)
     assert model.fc.in_features == 6 * (2 if bidirectional else 1)
     assert model.embedding.padding_idx == 0
+
+
+def test_models_check_their_sizes_and_inputs():
+    with pytest.raises(ValueError, match="vocab_size must be at least 1"):
+        torchnlp.RNNClassifier(0, 2)
+    with pytest.raises(TypeError, match="vocab_size must be an int"):
+        torchnlp.RNNClassifier(torchnlp.Vocab.build(["a b"]), 2)  # len(vocab) was meant
+    with pytest.raises(ValueError, match="num_classes must be at least 2"):
+        torchnlp.RNNClassifier(10, 0)  # gave (B, 0) logits
+    with pytest.raises(TypeError, match="num_classes must be an int"):
+        torchnlp.RNNClassifier(10, ["neg", "pos"])
+    with pytest.raises(ValueError, match="vocab_size must be at least 1"):
+        torchnlp.CharLSTM(0)
+    classifier = torchnlp.RNNClassifier(10, 2, embed_dim=4, hidden_dim=4)
+    char_model = torchnlp.CharLSTM(10, embed_dim=4, hidden_dim=4)
+    for model in (classifier, char_model):
+        for bad in (torch.tensor([[2, 30]]), torch.tensor([[-1, 2]])):
+            with pytest.raises(ValueError, match=r"x holds ids .* outside 0\.\.9.*vocab_size=len\(vocab\)"):
+                model(bad)  # "index out of range in self" from nn.Embedding before
+        with pytest.raises(TypeError, match=r"x must be a \(B, T\) tensor of integer ids .*x\[None\]"):
+            model(torch.tensor([2, 3, 4]))
+        for bad in (torch.rand(2, 3), [[2, 3]]):
+            with pytest.raises(TypeError, match=r"x must be a \(B, T\) tensor of integer ids"):
+                model(bad)
 
 
 def test_classifier_bad_cell():
@@ -103,6 +130,8 @@ def test_rnn_padded_bad_input():
         torchnlp.rnn_padded(rnn, x, torch.tensor([5, 2]))
     with pytest.raises(ValueError, match="int64"):
         torchnlp.rnn_padded(rnn, x, torch.tensor([4, 2], dtype=torch.uint8))
+    with pytest.raises(TypeError, match="rnn must be an nn.RNN, nn.LSTM or nn.GRU"):
+        torchnlp.rnn_padded(torch.nn.Linear(3, 4), x, torch.tensor([4, 2]))
 
 
 def test_reverse_padded_reverses_within_each_length():
@@ -111,6 +140,10 @@ def test_reverse_padded_reverses_within_each_length():
     assert torchnlp.reverse_padded(x, lengths).tolist() == [[4, 3, 2, 1], [6, 5, 0, 0], [7, 0, 0, 0]]
     features = torch.randn(3, 4, 2)
     torch.testing.assert_close(torchnlp.reverse_padded(torchnlp.reverse_padded(features, lengths), lengths), features)
+    with pytest.raises(ValueError, match=r"lengths must lie in 1\.\.4"):
+        torchnlp.reverse_padded(x, torch.tensor([4, 0, 1]))  # a length of 0 left its sequence unreversed
+    with pytest.raises(ValueError, match=r"lengths must lie in 1\.\.4"):
+        torchnlp.reverse_padded(x, torch.tensor([5, 2, 1]))
 
 
 @pytest.mark.parametrize("pool", ["last", "max"])
@@ -201,6 +234,47 @@ def test_train_restore_best_loads_the_epoch_with_the_lowest_validation_loss():
         torchnlp.train(model, train_loader, epochs=1, optimizer=torch.optim.SGD(model.parameters(), 0.1), lr=0.1)
 
 
+def test_train_steps_the_scheduler_once_per_epoch():
+    model = torchnlp.RNNClassifier(10, 2, embed_dim=4, hidden_dim=4)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.8)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
+    loader = torchnlp.make_loader(toy_task(16), batch_size=8)
+    torchnlp.train(model, loader, epochs=3, optimizer=optimizer, scheduler=scheduler, verbose=False, progress=False)
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.1)
+
+
+def test_seed_everything_repeats_python_and_torch_draws():
+    def draws():
+        return random.random(), torch.rand(3).tolist(), torch.randint(0, 100, (3,)).tolist()
+
+    torchnlp.seed_everything(3)
+    first = draws()
+    torchnlp.seed_everything(3)
+    assert draws() == first
+    torchnlp.seed_everything(4)
+    assert draws() != first
+
+
+def test_get_device_prefers_cuda_then_mps(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert torchnlp.get_device() == torch.device("cpu")
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert torchnlp.get_device() == torch.device("mps")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert torchnlp.get_device() == torch.device("cuda")
+
+
+def test_cross_entropy_takes_the_classes_on_the_last_axis():
+    torch.manual_seed(0)
+    logits, labels = torch.randn(2, 5, 7), torch.randint(0, 7, (2, 5))  # a language model's (B, T, V), (B, T)
+    expected = F.cross_entropy(logits.permute(0, 2, 1), labels)  # PyTorch's own layout: (B, V, T)
+    torch.testing.assert_close(torchnlp.cross_entropy(logits, labels), expected)
+    torch.testing.assert_close(
+        torchnlp.cross_entropy(logits[:, 0], labels[:, 0]), F.cross_entropy(logits[:, 0], labels[:, 0])
+    )
+
+
 def test_evaluate_changes_no_weight_and_restores_mode():
     model = torchnlp.RNNClassifier(10, 2, embed_dim=4, hidden_dim=4, dropout=0.5)
     weights = copy.deepcopy(model.state_dict())
@@ -226,12 +300,64 @@ def test_mean_loss_and_accuracy_are_over_items_not_batches():
     assert stats["acc"] == pytest.approx((logits.argmax(1) == labels).float().mean().item())
 
 
-def test_train_epoch_epoch_size_clip_and_no_graph_kept():
-    model = torchnlp.RNNClassifier(10, 2, embed_dim=4, hidden_dim=4)
-    loader = torchnlp.make_loader(toy_task(100), batch_size=10)
+class Mark(torch.autograd.Function):
+    """The identity, as an autograd node that is a Python object: a weak reference to it says whether
+    something still holds the graph it belongs to (PyTorch's own nodes cannot be weakly referenced)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+
+class Recorder(torch.nn.Module):
+    """Wraps a model; records, at each call, the rows of x, whether autograd was on, and (with autograd)
+    a weak reference to the output's node, alive as long as something keeps that batch's graph."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model, self.rows, self.grad_enabled, self.nodes = model, [], [], []
+
+    def forward(self, x, *rest):
+        self.rows.append(len(x))
+        self.grad_enabled.append(torch.is_grad_enabled())
+        out = self.model(x, *rest)
+        logits, others = (out[0], out[1:]) if isinstance(out, tuple) else (out, None)
+        if torch.is_grad_enabled():
+            logits = Mark.apply(logits)
+            self.nodes.append(weakref.ref(logits.grad_fn))
+        return logits if others is None else (logits, *others)
+
+
+@pytest.mark.parametrize("padded", [True, False])
+def test_epoch_size_is_exact(padded):
+    if padded:  # (x, lengths, y) batches of 32
+        model = Recorder(torchnlp.RNNClassifier(10, 2, embed_dim=4, hidden_dim=4))
+        loader = torchnlp.make_loader(toy_task(100), batch_size=32, shuffle=False)
+    else:  # (x, y) batches of 32 character windows
+        model = Recorder(torchnlp.CharLSTM(10, embed_dim=4, hidden_dim=4))
+        loader = torch.utils.data.DataLoader(torchnlp.char_dataset(torch.arange(10).repeat(70), 5), batch_size=32)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    stats = torchnlp.train_epoch(model, loader, opt, epoch_size=30, clip=1e-3, progress=False)
-    assert stats["samples"] == 30
+    stats = torchnlp.train_epoch(model, loader, opt, epoch_size=40, progress=False)
+    assert stats["samples"] == 40 and model.rows == [32, 8]  # the second batch is cut to 8 (it overshot to 64)
+
+
+def test_running_loss_keeps_no_graph():
+    model = Recorder(torchnlp.RNNClassifier(10, 2, embed_dim=4, hidden_dim=4))
+    alive = []
+
+    def loss_fn(out, y):  # called once per batch: how many graphs of the batches before the last one live on?
+        alive.append(sum(ref() is not None for ref in model.nodes[:-2]))
+        return torchnlp.cross_entropy(out, y)
+
+    loader = torchnlp.make_loader(toy_task(80), batch_size=8)
+    stats = torchnlp.train_epoch(
+        model, loader, torch.optim.SGD(model.parameters(), 0.1), loss_fn=loss_fn, progress=False
+    )
+    assert len(alive) == 10 and alive == [0] * 10
     assert isinstance(stats["loss"], float) and isinstance(stats["acc"], float)
 
 
@@ -252,6 +378,68 @@ def test_grad_norms_are_measured_before_clipping():
     ] == [pytest.approx(expected, rel=1e-5)]
 
 
+def test_evaluation_runs_without_autograd():
+    model = Recorder(torchnlp.RNNClassifier(10, 2, embed_dim=4, hidden_dim=4))
+    torchnlp.evaluate(model, torchnlp.make_loader(toy_task(20), batch_size=8), progress=False)
+    vocab = torchnlp.Vocab.build(["a b c d e f g h"])
+    torchnlp.predict(model, ["a b", "c"], vocab)
+    assert model.grad_enabled == [False] * 4
+    char_model = Recorder(torchnlp.CharLSTM(5, embed_dim=4, hidden_dim=4))
+    torchnlp.evaluate_text(char_model, torch.arange(5).repeat(8), batch_size=2, seq_len=10)
+    torchnlp.generate(char_model, "ab", torchnlp.char_vocab("abcde"), length=3)
+    assert char_model.grad_enabled and not any(char_model.grad_enabled)
+    loader = torchnlp.make_loader(toy_task(8), batch_size=8)
+    torchnlp.train_epoch(model, loader, torch.optim.SGD(model.parameters(), 0.1), progress=False)
+    assert model.grad_enabled[-1] is True
+
+
+def test_loop_arguments_are_checked():
+    model = torchnlp.RNNClassifier(10, 2, embed_dim=4, hidden_dim=4)
+    loader = torchnlp.make_loader(toy_task(20), batch_size=8)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    cases = [
+        (TypeError, "optimizer must be an optimizer, e.g. torchnlp.make_adam", dict(optimizer=0.001)),
+        (TypeError, "optimizer must be an optimizer", dict(optimizer=torch.optim.Adam)),
+        (TypeError, "loader must be a DataLoader", dict(loader=0.01)),
+        (TypeError, "each batch must be tensors .*not over the data set", dict(loader=toy_task(4))),
+        (TypeError, "each batch must be tensors", dict(loader=[(0, "good film")])),
+        (ValueError, "inputs first and target last", dict(loader=[(y, x, n) for x, n, y in loader])),
+        (ValueError, "clip must be positive", dict(clip=-1)),  # gradient ascent before
+        (TypeError, "clip must be a number", dict(clip="1")),
+        (TypeError, "epoch_size must be an int", dict(epoch_size=10.5)),
+        (ValueError, "epoch_size must be at least 1", dict(epoch_size=0)),
+    ]
+    for error, message, kwargs in cases:
+        args = dict(loader=loader, optimizer=opt, progress=False) | kwargs
+        with pytest.raises(error, match=message):
+            torchnlp.train_epoch(model, args.pop("loader"), args.pop("optimizer"), **args)
+    for kwargs in (dict(lr=0.001), dict(optimizer=opt, lr=0.5)):  # the seed's train_epoch(net, loader, lr=...)
+        with pytest.raises(TypeError, match=r"make_adam\(model, lr\).*torchnlp.train\(model, loader"):
+            torchnlp.train_epoch(model, loader, **kwargs)
+    with pytest.raises(TypeError, match="train_epoch.*report_freq"):
+        torchnlp.train_epoch(model, loader, opt, report_freq=200)
+    with pytest.raises(TypeError, match="evaluate.*clip"):
+        torchnlp.evaluate(model, loader, clip=1.0)  # was silently ignored
+
+
+def test_train_arguments_are_checked():
+    model = torchnlp.RNNClassifier(10, 2, embed_dim=4, hidden_dim=4)
+    loader = torchnlp.make_loader(toy_task(20), batch_size=8)
+    for error, message, kwargs in [
+        (ValueError, "epochs must be at least 1", dict(epochs=0)),  # returned an empty history
+        (TypeError, "epochs must be an int", dict(epochs=2.5)),
+        (ValueError, "lr must be positive", dict(lr=0)),  # trained nothing
+        (ValueError, "lr must be positive", dict(lr=-0.1)),
+        (TypeError, "lr must be a number", dict(lr="0.01")),
+        (TypeError, "val_loader must be a DataLoader or None", dict(val_loader=0.01)),  # train(model, loader, 0.01)
+        (TypeError, "scheduler must be a learning-rate scheduler", dict(scheduler=0.5)),
+    ]:
+        with pytest.raises(error, match=message):
+            torchnlp.train(model, loader, verbose=False, progress=False, **kwargs)
+    with pytest.raises(TypeError, match="train_epoch.*report_freq"):
+        torchnlp.train(model, loader, verbose=False, report_freq=5)
+
+
 def test_gradient_clipping_bounds_the_update():
     torch.manual_seed(0)
     model = torchnlp.RNNClassifier(10, 2, embed_dim=4, hidden_dim=4)
@@ -263,18 +451,28 @@ def test_gradient_clipping_bounds_the_update():
 
 
 def test_labels_out_of_range_raise():
-    model = torchnlp.RNNClassifier(10, 2, embed_dim=4, hidden_dim=4)
+    model = torchnlp.RNNClassifier(10, 4, embed_dim=4, hidden_dim=4)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    for bad in (2, -1):
-        loader = torchnlp.make_loader([(torch.tensor([4, 5]), bad), (torch.tensor([6]), 0)], batch_size=2)
-        with pytest.raises(ValueError, match="targets must lie in 0..1"):
-            torchnlp.train_epoch(model, loader, opt, progress=False)
+    for labels, hint in [
+        ([-1, 2], "labels are already 0-based here .* do not subtract 1"),  # the seed course's label - 1
+        ([1, 4], "these look like 1-based labels"),
+        ([0, 7], r"got 0\.\.7$"),
+    ]:
+        data = [(torch.tensor([4, 5]), labels[0]), (torch.tensor([6]), labels[1])]
+        with pytest.raises(ValueError, match=rf"targets must lie in 0\.\.3 .*{hint}"):
+            torchnlp.train_epoch(model, torchnlp.make_loader(data, batch_size=2), opt, progress=False)
 
 
 def test_empty_loader_raises():
     model = torchnlp.RNNClassifier(10, 2, embed_dim=4, hidden_dim=4)
     with pytest.raises(ValueError, match="no batch"):
         torchnlp.evaluate(model, [], progress=False)
+
+
+def test_plot_history_needs_a_history():
+    for bad in ({}, {"loss": 0.5, "acc": 0.8, "samples": 10, "seconds": 1.0}, [0.5]):
+        with pytest.raises(ValueError, match="history must be what train.. returns"):
+            torchnlp.plot_history(bad)
 
 
 def test_plot_history():
@@ -287,11 +485,43 @@ def test_plot_history():
     assert [len(ax.lines) for ax in fig.axes] == [1, 1]
 
 
-def test_predict_and_count_parameters():
-    vocab = torchnlp.Vocab.build(["good movie", "bad movie"])
-    model = torchnlp.RNNClassifier(len(vocab), 2, embed_dim=3, hidden_dim=2)
-    predictions = torchnlp.predict(model, ["good", "bad movie", ""], vocab)
-    assert len(predictions) == 3 and set(predictions) <= {0, 1}
+def test_predict_reads_each_text_up_to_its_length():
+    torch.manual_seed(0)
+    words = [f"w{i}" for i in range(12)]
+    vocab = torchnlp.Vocab.build([" ".join(words)])
+    model = torchnlp.RNNClassifier(len(vocab), 7, embed_dim=6, hidden_dim=8, dropout=0.5)
+    texts = [" ".join(words[i : i + n]) for i, n in enumerate([1, 12, 3, 2, 8, 1, 5, 4, 2, 6, 11, 1])] + ["", "zz"]
+    with torch.no_grad():
+        alone = [int(model.eval()(torch.tensor([vocab.encode(t) or [vocab.unk_index]])).argmax()) for t in texts]
+        x, lengths, _ = torchnlp.pad_length(torchnlp.encode_dataset([(0, t) for t in texts], vocab))
+        assert model(x).argmax(-1).tolist() != alone  # reading the padding changes some predictions
+    model.train()
+    assert torchnlp.predict(model, texts, vocab) == alone  # in eval mode: no dropout
+    assert model.training
+    assert torchnlp.predict(model, [], vocab) == []
+    with pytest.raises(TypeError, match="texts come before the vocabulary"):
+        torchnlp.predict(model, vocab, texts)
+    with pytest.raises(TypeError, match=r"for one text, pass \[text\]"):
+        torchnlp.predict(model, "one text", vocab)  # gave one prediction per character
+
+
+def test_predict_and_generate_restore_the_mode_also_on_errors():
+    vocab = torchnlp.Vocab.build(["a b c d e"])
+    model = torchnlp.RNNClassifier(3, 2, embed_dim=4, hidden_dim=4).train()  # too few rows for the vocabulary
+    with pytest.raises(ValueError, match="x holds ids"):
+        torchnlp.predict(model, ["a e"], vocab)
+    assert model.training
+    chars = torchnlp.char_vocab("abcde")
+    char_model = torchnlp.CharLSTM(len(chars), embed_dim=4, hidden_dim=4).train()
+    assert len(torchnlp.generate(char_model, "ab", chars, length=3)) == 5 and char_model.training
+    too_big = torchnlp.CharLSTM(len(chars) + 3, embed_dim=4, hidden_dim=4).train()
+    with pytest.raises(ValueError, match="the model has 8 outputs but vocab has 5 tokens"):
+        torchnlp.generate(too_big, "ab", chars, length=3)
+    assert too_big.training
+
+
+def test_count_parameters():
+    model = torchnlp.RNNClassifier(5, 2, embed_dim=3, hidden_dim=2)
     # embedding 5*3, LSTM 4*2*(3+2) + 2*4*2 biases, linear 2*2 + 2
     assert torchnlp.count_parameters(model) == 15 + 40 + 16 + 6
 
@@ -306,6 +536,11 @@ def test_char_dataset_pairs_are_shifted_by_one():
         torchnlp.char_dataset(torch.arange(3), 4)
     with pytest.raises(ValueError, match="seq_len"):
         torchnlp.char_dataset(ids, 0)
+    with pytest.raises(TypeError, match="seq_len must be an int"):
+        torchnlp.char_dataset(ids, 2.5)
+    for bad in (list(range(10)), ids.view(5, 2), ids.float()):
+        with pytest.raises(TypeError, match="ids must be a 1-D tensor of integer ids"):
+            torchnlp.char_dataset(bad, 2)
 
 
 def test_softmax_with_temperature():
@@ -318,6 +553,8 @@ def test_softmax_with_temperature():
     assert torch.isfinite(huge).all() and huge.sum().item() == pytest.approx(1.0)
     with pytest.raises(ValueError, match="temperature"):
         torchnlp.softmax_with_temperature(logits, 0.0)
+    with pytest.raises(TypeError, match="temperature must be a number"):
+        torchnlp.softmax_with_temperature(logits, None)
 
 
 def test_char_lstm_learns_and_generates():
@@ -337,8 +574,27 @@ def test_char_lstm_learns_and_generates():
     assert sampled == again and len(sampled) == 31 and set(sampled) <= set("abcd")
     with pytest.raises(ValueError, match="prefix"):
         torchnlp.generate(model, "", vocab, length=5)
-    with pytest.raises(KeyError):
+    with pytest.raises(ValueError, match="prefix: 'x' is not in the vocabulary"):
         torchnlp.generate(model, "xyz", vocab, length=5)
+
+
+def test_generate_bad_arguments():
+    vocab = torchnlp.char_vocab("abcd")
+    model = torchnlp.CharLSTM(len(vocab), embed_dim=4, hidden_dim=4)
+    for error, message, kwargs in [
+        (TypeError, "length must be an int", dict(length=3.0)),
+        (ValueError, "length must be at least 0", dict(length=-1)),
+        (TypeError, "temperature must be a number", dict(temperature="hot")),
+        (ValueError, "temperature must be positive", dict(temperature=-1)),
+    ]:
+        with pytest.raises(error, match=message):
+            torchnlp.generate(model, "ab", vocab, **kwargs)
+    with pytest.raises(TypeError, match="prefix comes before the vocabulary"):
+        torchnlp.generate(model, vocab, "ab")
+    with pytest.raises(TypeError, match="vocab must be the model's Vocab"):
+        torchnlp.generate(model, "ab", "abcd")
+    with pytest.raises(TypeError, match=r"generate needs a language model .*returned Tensor \(1, 2\)"):
+        torchnlp.generate(torchnlp.RNNClassifier(len(vocab), 2), "ab", vocab)
 
 
 def test_make_adam_updates_only_used_rows_of_a_sparse_embedding():
@@ -357,6 +613,31 @@ def test_make_adam_updates_only_used_rows_of_a_sparse_embedding():
     assert not torch.equal(model.rnn.weight_hh_l0, rnn_before)
     optimizer.zero_grad()
     assert all(p.grad is None for p in model.parameters())
+    with pytest.raises(TypeError, match="make_adam takes the model"):
+        torchnlp.make_adam(model.parameters())  # as torch.optim.Adam(net.parameters()) is called
+
+
+def test_make_adam_falls_back_to_dense_gradients_where_sparse_ones_fail(monkeypatch):
+    """Apple's MPS backend has no sparse tensors. There is no MPS device here, so the device check is stubbed."""
+    assert torchnlp.supports_sparse_gradients(torch.device("mps")) is False
+    assert torchnlp.supports_sparse_gradients("cpu") and torchnlp.supports_sparse_gradients("cuda:0")
+    model = torchnlp.RNNClassifier(10, 2, embed_dim=4, hidden_dim=4, sparse=True)
+    seen = []
+    monkeypatch.setattr(torchnlp, "supports_sparse_gradients", lambda device: seen.append(device) or False)
+    with pytest.warns(UserWarning, match="sparse gradients are not supported on cpu"):
+        optimizer = torchnlp.make_adam(model, lr=0.1)
+    assert seen == [model.embedding.weight.device]
+    assert isinstance(optimizer, torch.optim.Adam) and not model.embedding.sparse
+    assert sum(p.numel() for group in optimizer.param_groups for p in group["params"]) == sum(
+        p.numel() for p in model.parameters()
+    )
+    loader = torchnlp.make_loader([(torch.tensor([3, 4]), 0), (torch.tensor([5]), 1)], batch_size=2)
+    torchnlp.train_epoch(model, loader, optimizer, progress=False)
+    assert not model.embedding.weight.grad.is_sparse
+    monkeypatch.undo()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning where sparse gradients work
+        assert isinstance(torchnlp.make_adam(torchnlp.RNNClassifier(10, 2, sparse=True)), torchnlp.MultiOptimizer)
 
 
 def test_evaluate_text_carries_the_state_across_windows():
@@ -382,3 +663,8 @@ def test_evaluate_text_bad_input():
         torchnlp.evaluate_text(model, torch.arange(3), batch_size=4)
     with pytest.raises(ValueError, match="at least 1"):
         torchnlp.evaluate_text(model, torch.arange(30), seq_len=0)
+    with pytest.raises(TypeError, match="batch_size must be an int"):
+        torchnlp.evaluate_text(model, torch.arange(30), batch_size=2.5)
+    for bad in ([0, 1, 2] * 10, torch.zeros(40, 2, dtype=torch.long)):
+        with pytest.raises(TypeError, match="ids must be a 1-D tensor"):
+            torchnlp.evaluate_text(model, bad, batch_size=2)

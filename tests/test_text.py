@@ -102,6 +102,69 @@ def test_vocab_bad_input():
         Vocab(["<pad>", "<unk>", "a", "a"])
 
 
+def test_vocab_rejects_bad_arguments():
+    with pytest.raises(TypeError, match=r"texts must be a list of strings \(for one text, pass \[text\]\)"):
+        Vocab.build("a b c")  # one string would give a vocabulary of its characters
+    for texts in (None, 5):
+        with pytest.raises(TypeError, match="texts must be a list of strings"):
+            Vocab.build(texts)
+    with pytest.raises(TypeError, match="texts must hold strings, but item 1 is int"):
+        Vocab.build(["a b", 7])
+    with pytest.raises(TypeError, match="min_freq must be an int"):
+        Vocab.build(["a a b"], min_freq=1.5)
+    with pytest.raises(TypeError, match="max_tokens must be an int"):
+        Vocab.build(["a a b"], max_tokens="3")
+    with pytest.raises(TypeError, match="specials must be a tuple of str"):
+        Vocab.build(["a b"], specials="<pad>")  # would give the specials '<', 'p', 'a', 'd', '>'
+    with pytest.raises(TypeError, match="tokenizer must be a function"):
+        Vocab.build(["a b"], tokenizer="basic_english")
+    with pytest.raises(ValueError, match="<pad> must be at index 0"):
+        Vocab.build(["a b"], specials=("<unk>", "<pad>"))  # padding with 0 would read as <unk>
+    with pytest.raises(TypeError, match="itos must be a list of str"):
+        Vocab("abc")
+    with pytest.raises(ValueError, match="unk=None"):
+        Vocab(["<pad>", "a"])
+
+
+def test_decode_rejects_indices_out_of_range_or_not_ints():
+    v = Vocab.build(["good film", "bad film"])
+    for bad in ([-1], [len(v)], [2, 99]):  # -1 would silently be the last token
+        with pytest.raises(ValueError, match=r"indices must be ints in 0\.\.4"):
+            v.decode(bad)
+    with pytest.raises(ValueError, match="indices must be ints"):
+        v.decode([2.7])  # int() would truncate it
+    for bad in (torch.tensor([2.7, 3.2]), torch.tensor([[2, 3]])):
+        with pytest.raises(TypeError, match="indices must be a 1-D tensor of integer ids"):
+            v.decode(bad)
+    with pytest.raises(TypeError, match="indices must be a list of ints"):
+        v.decode("2 3")
+    assert v.decode(torch.tensor([2, 3], dtype=torch.int32)) == "film bad" and v.decode([]) == ""
+
+
+def test_vocab_lookup_and_iteration():
+    v = Vocab.build(["good film", "bad film"])
+    with pytest.raises(TypeError, match=r"vocab.itos\[i\]"):
+        v[3]  # an index is not a token: it would silently be <unk>
+    assert list(v) == v.itos  # iterating used to call v[0], v[1], ... forever
+    assert list(torchnlp.char_vocab("abca")) == ["a", "b", "c"]
+    for bad in (None, ["good", "film"]):
+        with pytest.raises(TypeError, match="text must be a str"):
+            v.encode(bad)
+    with pytest.raises(TypeError, match="text must be a str"):
+        torchnlp.tokenize(None)
+
+
+def test_pad_and_unk_indices_belong_to_the_vocabulary():
+    words, chars = Vocab.build(["good film"]), torchnlp.char_vocab("good film")
+    assert (words.pad_index, words.unk_index) == (0, 1)
+    assert (chars.pad_index, chars.unk_index) == (None, None)  # index 0 and 1 are real characters
+    no_pad = Vocab.build(["good film"], specials=("<unk>",))
+    assert (no_pad.pad_index, no_pad.unk_index) == (None, 0)
+    assert torchnlp.encode_dataset([(0, "")], no_pad)[0][0].tolist() == [0]
+    with pytest.raises(ValueError, match="text 1 has no token, and the vocabulary has no <unk>"):
+        torchnlp.encode_dataset([(0, "go"), (1, "")], chars)  # would have encoded '' as the character 'o'
+
+
 def test_char_vocab():
     v = torchnlp.char_vocab("abracadabra")
     assert v.itos == ["a", "b", "r", "c", "d"]
@@ -116,12 +179,18 @@ def test_encode_dataset():
     data = torchnlp.encode_dataset([(0, "the cat sat"), (1, ""), (0, "the cat")], v, max_len=2)
     assert [label for _, label in data] == [0, 1, 0]  # items are (ids, label): inputs first
     assert data[0][0].tolist() == [v["the"], v["cat"]]
-    assert data[1][0].tolist() == [Vocab.UNK]  # an empty text still has a length of 1
+    assert data[1][0].tolist() == [v.unk_index] == [1]  # an empty text still has a length of 1
     assert data[0][0].dtype == torch.int64
     with pytest.raises(ValueError, match="max_len"):
         torchnlp.encode_dataset([(0, "a")], v, max_len=0)
     with pytest.raises(TypeError, match=r"\(label, text\) pair"):
         torchnlp.encode_dataset([("a text", 0)], v)
+    with pytest.raises(TypeError, match="the label of item 0 of data must be an int class index"):
+        torchnlp.encode_dataset([("pos", "the cat")], v)
+    with pytest.raises(TypeError, match="vocab must be a Vocab"):
+        torchnlp.encode_dataset([(0, "the cat")], "the cat")
+    with pytest.raises(TypeError, match="max_len must be an int"):
+        torchnlp.encode_dataset([(0, "the cat")], v, max_len=2.5)
 
 
 def test_pad_length_and_padify():
@@ -146,6 +215,24 @@ def test_pad_length_bad_input():
         torchnlp.padify([(0, "raw text")])
     with pytest.raises(TypeError, match="1-D int64"):
         torchnlp.pad_length([(torch.tensor([1.0, 2.0]), 0)])
+    with pytest.raises(TypeError, match="the label of item 1 of the batch must be an int"):
+        torchnlp.pad_length([(torch.tensor([1, 2]), 0), (torch.tensor([3]), 0.7)])  # int() would make it 0
+    with pytest.raises(TypeError, match=r"for one item, pass \[item\]"):
+        torchnlp.pad_length((torch.tensor([1, 2]), 0))
+    assert torchnlp.pad_length([(torch.tensor([1]), torch.tensor(3))])[2].tolist() == [3]
+
+
+@pytest.mark.parametrize("bucket", [True, False])
+def test_make_loader_bad_input(bucket):
+    with pytest.raises(TypeError, match="use encode_dataset"):
+        torchnlp.make_loader([(0, "good film"), (1, "bad")], bucket=bucket)
+    with pytest.raises(ValueError, match="data is empty"):
+        torchnlp.make_loader([], bucket=bucket)
+    data = [(torch.tensor([1, 2]), 0)]
+    with pytest.raises(TypeError, match="batch_size must be an int"):
+        torchnlp.make_loader(data, batch_size=2.5, bucket=bucket)
+    with pytest.raises(ValueError, match="batch_size must be at least 1"):
+        torchnlp.make_loader(data, batch_size=0, bucket=bucket)
 
 
 def test_bucket_sampler_covers_every_item_once_with_similar_lengths():
@@ -174,6 +261,10 @@ def test_bucket_sampler_reproducible_and_reshuffled_each_epoch():
     assert ordered == [list(range(i, i + 10)) for i in range(0, 100, 10)]
     with pytest.raises(ValueError, match="batch_size"):
         torchnlp.BucketBatchSampler(lengths, 0)
+    with pytest.raises(ValueError, match="pool must be at least 1"):
+        torchnlp.BucketBatchSampler(lengths, 10, pool=0)
+    with pytest.raises(TypeError, match="lengths must be a list of ints"):
+        torchnlp.BucketBatchSampler(torch.ones(3, 2, dtype=torch.long), 2)
 
 
 @pytest.mark.parametrize("bucket", [True, False])
