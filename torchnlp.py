@@ -888,7 +888,7 @@ class MultiOptimizer:
 
 
 def make_adam(model: nn.Module, lr: float = 1e-3):
-    """Adam for ``model``; the weights of sparse embeddings get ``SparseAdam``.
+    """Adam for ``model``; the weights of sparse embeddings (``nn.Embedding``, ``nn.EmbeddingBag``) get ``SparseAdam``.
 
     A dense Adam step reads and writes every row of the embedding matrix
     (e.g. 95,812 x 64 for AG News) even though a batch uses a few thousand
@@ -896,7 +896,7 @@ def make_adam(model: nn.Module, lr: float = 1e-3):
     used rows, and ``SparseAdam`` updates only those (its moments are "lazy":
     a row's moments change only when the row is used).
     """
-    sparse = [m.weight for m in model.modules() if isinstance(m, nn.Embedding) and m.sparse]
+    sparse = [m.weight for m in model.modules() if isinstance(m, (nn.Embedding, nn.EmbeddingBag)) and m.sparse]
     dense = [p for p in model.parameters() if not any(p is s for s in sparse)]
     if not sparse:
         return torch.optim.Adam(dense, lr=lr)
