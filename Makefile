@@ -6,6 +6,15 @@
 PYTHON ?= python3
 VENV   ?= .venv
 TORCH  ?= torch==2.13.0
+# Threads of each notebook kernel in `make lab` (override: make lab THREADS=4). One thread is what
+# the committed outputs were computed with, and a kernel with one thread never spins against other
+# busy processes: on a busy 2-core machine two threads made epochs of 1-4 s take 40-75 s.
+THREADS ?= 1
+# The numerics of the committed outputs and of CI (tools/run_notebook.py sets the same): one thread,
+# and the AVX2 code paths of MKL (conditional numerical reproducibility), of PyTorch's own kernels
+# and of oneDNN (which runs nn.LSTM on the CPU), so that x86 CPUs with and without AVX-512 or AMX
+# compute alike.
+PINNED = OMP_NUM_THREADS=1 MKL_CBWR=AVX2 ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2
 BIN     = $(VENV)/bin
 ROOT_FLAG = $(if $(filter 0,$(shell id -u)),--allow-root,)
 
@@ -20,12 +29,13 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	touch $@
 
 lab: $(VENV)/.installed
-	$(BIN)/jupyter lab $(ROOT_FLAG) notebooks
+	OMP_NUM_THREADS=$(THREADS) $(BIN)/jupyter lab $(ROOT_FLAG) notebooks
 
 # Two pytest workers, one notebook file each at a time; one thread per process, since two
-# kernels of two OpenMP threads each on a 2-core machine spin against each other (10x slower).
+# kernels of two OpenMP threads each on a 2-core machine spin against each other (10x slower),
+# and the notebooks' checked test figures were computed with one thread ($(PINNED)).
 test: $(VENV)/.installed
-	OMP_NUM_THREADS=1 TORCHNLP_QUICK=1 $(BIN)/python -m pytest -n 2 --dist loadfile --nbval-lax --nbval-cell-timeout=600
+	$(PINNED) TORCHNLP_QUICK=1 $(BIN)/python -m pytest -n 2 --dist loadfile --nbval-lax --nbval-cell-timeout=600
 
 # Lesson 01 in real JupyterLab in headless Chromium: Run All Cells, fail on any error output.
 # Needs Debian's chromium (apt-get install chromium); the screenshot helps when CI fails.

@@ -118,8 +118,13 @@ def cpu_has_bf16() -> bool:
     """True when this CPU computes in bfloat16 natively (x86 ``avx512_bf16`` or ``amx_bf16``; Linux only).
 
     There, ``torch.autocast('cpu', dtype=torch.bfloat16)`` runs matrix products
-    about twice as fast; on other CPUs it emulates them and is slower.
+    about twice as fast; on other CPUs it emulates them and is slower. False
+    also when ``ONEDNN_MAX_CPU_ISA`` holds oneDNN below its bfloat16 code paths
+    (``make test`` pins ``AVX2``).
     """
+    isa = os.environ.get("ONEDNN_MAX_CPU_ISA", "ALL").upper()  # pinned below bfloat16 (as make test does): no
+    if isa != "ALL" and "BF16" not in isa and "AMX" not in isa:
+        return False
     try:
         flags = Path("/proc/cpuinfo").read_text().split()
     except OSError:
@@ -1126,7 +1131,7 @@ class MultiOptimizer:
 
 
 def make_adam(model: nn.Module, lr: float = 1e-3):
-    """Adam for ``model``; the weights of sparse embeddings get ``SparseAdam``.
+    """Adam for ``model``; the weights of sparse embeddings (``nn.Embedding``, ``nn.EmbeddingBag``) get ``SparseAdam``.
 
     A dense Adam step reads and writes every row of the embedding matrix
     (e.g. 95,812 x 64 for AG News) even though a batch uses a few thousand
@@ -1143,14 +1148,15 @@ def make_adam(model: nn.Module, lr: float = 1e-3):
         raise TypeError(f"make_adam takes the model (an nn.Module), not {_describe(model)}: it finds its embeddings")
     _check_positive("lr", lr)
     for m in model.modules():
-        if isinstance(m, nn.Embedding) and m.sparse and not supports_sparse_gradients(m.weight.device):
+        embedding = isinstance(m, (nn.Embedding, nn.EmbeddingBag))
+        if embedding and m.sparse and not supports_sparse_gradients(m.weight.device):
             warnings.warn(
                 f"sparse gradients are not supported on {m.weight.device.type}: "
                 "the embedding gets dense gradients and plain Adam instead",
                 stacklevel=2,
             )
             m.sparse = False
-    sparse = [m.weight for m in model.modules() if isinstance(m, nn.Embedding) and m.sparse]
+    sparse = [m.weight for m in model.modules() if isinstance(m, (nn.Embedding, nn.EmbeddingBag)) and m.sparse]
     dense = [p for p in model.parameters() if not any(p is s for s in sparse)]
     if not sparse:
         return torch.optim.Adam(dense, lr=lr)

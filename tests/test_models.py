@@ -640,6 +640,28 @@ def test_make_adam_falls_back_to_dense_gradients_where_sparse_ones_fail(monkeypa
         assert isinstance(torchnlp.make_adam(torchnlp.RNNClassifier(10, 2, sparse=True)), torchnlp.MultiOptimizer)
 
 
+def test_make_adam_gives_a_sparse_embedding_bag_sparse_adam():
+    torch.manual_seed(0)
+
+    class Bag(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.bag = torch.nn.EmbeddingBag(10, 4, mode="mean", padding_idx=0, sparse=True)
+            self.fc = torch.nn.Linear(4, 2)
+
+        def forward(self, x, lengths):
+            return self.fc(self.bag(x))
+
+    model = Bag()
+    optimizer = torchnlp.make_adam(model, lr=0.1)
+    assert isinstance(optimizer, torchnlp.MultiOptimizer)
+    before = model.bag.weight.detach().clone()
+    loader = torchnlp.make_loader([(torch.tensor([3, 4]), 0), (torch.tensor([5]), 1)], batch_size=2)
+    torchnlp.train_epoch(model, loader, optimizer, progress=False)
+    changed = (model.bag.weight.detach() != before).any(dim=1).nonzero().flatten().tolist()
+    assert changed == [3, 4, 5]  # the rows the batch used; <pad> (row 0) is left out of the mean
+
+
 def test_evaluate_text_carries_the_state_across_windows():
     torch.manual_seed(0)
     model = torchnlp.CharLSTM(6, embed_dim=4, hidden_dim=8)
