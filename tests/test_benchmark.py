@@ -31,3 +31,15 @@ def test_bench_loops_smoke_run_prints_the_table():
     assert "Embedding of 22,533 rows (this data's vocabulary)" in out
     assert all(float(row[1]) > 0 for row in rows)
     assert rows[0][-2:] == ["1.0x", "1.0x"]  # (a) against itself
+
+
+def test_bench_padded_smoke_run_prints_the_table_and_exact_equals_packed():
+    out = run("bench_padded.py", "--smoke")
+    header, *rows = table_rows(out)
+    assert header == ["T", "lengths", "plain ms", "exact ms", "packed ms", "packed/exact", "exact/plain"]
+    assert [row[0] for row in rows] == ["10", "20", "10", "20"]
+    lengths = [row[1] for row in rows]  # e.g. 9..10 (drawn from 9..10, the longest 10), then the control
+    assert [text.split("..")[1] for text in lengths[:2]] == ["10", "20"] and lengths[2:] == ["all 10", "all 20"]
+    assert all(float(cell) > 0 for row in rows for cell in row[2:5])
+    exact_vs_packed = [line.split("max |exact - packed| output ")[1].split(";")[0] for line in out.splitlines()[1:5]]
+    assert all(float(d.split(",")[0]) < 1e-5 and float(d.split("h_n ")[1]) < 1e-5 for d in exact_vs_packed)
