@@ -21,8 +21,10 @@ by up to 10%, as in a length-bucketed batch); as a control, all have length T.
 Everything runs in one process with ``torch.set_num_threads(--threads)``.
 Each (T, lengths) setting runs every method once untimed, then ``--repeats``
 timed rounds; each round runs the three methods, in an order that rotates from
-round to round. Printed: the median time of one forward+backward step in ms,
-and the ratios packed/exact and exact/plain. Before timing, each T checks that
+round to round. Printed: the median wall time of one forward+backward step in
+ms, the ratios packed/exact and exact/plain of these medians, and the same
+ratios of the median CPU times of the process (less sensitive than wall time
+to other jobs on the machine; with one thread on an idle machine they agree). Before timing, each T checks that
 exact and packed give the same outputs and final states.
 """
 
@@ -56,13 +58,13 @@ METHODS = {"plain": plain, "exact": exact, "packed": packed}
 
 
 def step(method, rnn, x, lengths):
-    """Seconds for one forward and backward pass of ``method``."""
+    """(wall, CPU) seconds for one forward and backward pass of ``method``."""
     rnn.zero_grad(set_to_none=True)
     x.grad = None
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     output, h_n = method(rnn, x, lengths)
     (output.sum() + h_n.sum()).backward()
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
 def check(rnn, x, lengths):
@@ -117,23 +119,30 @@ def main():
                 names = list(METHODS)
                 for name in names[r % 3 :] + names[: r % 3]:  # rotate the order from round to round
                     times[name].append(step(METHODS[name], rnn, x, lengths))
-            ms = {name: 1000 * statistics.median(t) for name, t in times.items()}
+            ms = {name: 1000 * statistics.median(wall for wall, _ in t) for name, t in times.items()}
+            cpu_ms = {name: 1000 * statistics.median(cpu for _, cpu in t) for name, t in times.items()}
             described = f"all {T}" if control else f"{int(lengths.min())}..{T}"
-            rows.append((T, described, ms))
+            rows.append((T, described, ms, cpu_ms))
             print(
-                f"T={T}, lengths {described}: " + ", ".join(f"{name} {t:.1f} ms" for name, t in ms.items()) + "; "
+                f"T={T}, lengths {described}: "
+                + ", ".join(f"{name} {ms[name]:.1f} ms (CPU {cpu_ms[name]:.1f})" for name in METHODS)
+                + "; "
                 f"max |exact - packed| output {diff['exact'][0]:.1e}, "
                 f"h_n {diff['exact'][1]:.1e}; max |plain - packed| output {diff['plain'][0]:.1e}, "
                 f"h_n {diff['plain'][1]:.1e}",
                 flush=True,
             )
 
-    print("\n| T | lengths | plain ms | exact ms | packed ms | packed/exact | exact/plain |")
-    print("|---:|---|---:|---:|---:|---:|---:|")
-    for T, described, ms in rows:
+    print(
+        "\n| T | lengths | plain ms | exact ms | packed ms | packed/exact | exact/plain "
+        "| packed/exact, CPU time | exact/plain, CPU time |"
+    )
+    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+    for T, described, ms, cpu in rows:
         print(
             f"| {T} | {described} | {ms['plain']:.1f} | {ms['exact']:.1f} | {ms['packed']:.1f} | "
-            f"{ms['packed'] / ms['exact']:.1f}x | {ms['exact'] / ms['plain']:.2f}x |"
+            f"{ms['packed'] / ms['exact']:.1f}x | {ms['exact'] / ms['plain']:.2f}x | "
+            f"{cpu['packed'] / cpu['exact']:.1f}x | {cpu['exact'] / cpu['plain']:.2f}x |"
         )
 
 

@@ -36,7 +36,7 @@ def test_bench_loops_smoke_run_prints_the_table():
 def test_bench_padded_smoke_run_prints_the_table_and_exact_equals_packed():
     out = run("bench_padded.py", "--smoke")
     header, *rows = table_rows(out)
-    assert header == ["T", "lengths", "plain ms", "exact ms", "packed ms", "packed/exact", "exact/plain"]
+    assert header[:7] == ["T", "lengths", "plain ms", "exact ms", "packed ms", "packed/exact", "exact/plain"]
     assert [row[0] for row in rows] == ["10", "20", "10", "20"]
     lengths = [row[1] for row in rows]  # e.g. 9..10 (drawn from 9..10, the longest 10), then the control
     assert [text.split("..")[1] for text in lengths[:2]] == ["10", "20"] and lengths[2:] == ["all 10", "all 20"]
