@@ -1,6 +1,6 @@
 """Time the seed course's training recipe against the course's loops, side by side.
 
-    python benchmarks/bench_loops.py                # the full comparison, 1 thread (about 15 minutes on 2 CPU cores)
+    python benchmarks/bench_loops.py                # the full comparison, 1 thread (12-16 minutes on our 2-core CPU)
     python benchmarks/bench_loops.py --threads 2    # the same with 2 threads per process
     python benchmarks/bench_loops.py --smoke        # the smallest setting (what CI runs)
 
