@@ -50,8 +50,10 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# The README's tables: the training loops (12-16 minutes on our 2-core CPU), then the recurrent layer alone (22).
 benchmark: $(VENV)/.installed
-	$(BIN)/python benchmarks/bench_loops.py
+	$(BIN)/python benchmarks/bench_loops.py --threads 1
+	$(BIN)/python benchmarks/bench_padded.py --threads 1
 
 # The lessons' diagrams: images/*.svg, drawn by a script (tests/test_diagrams.py checks they are current).
 images: $(VENV)/.installed

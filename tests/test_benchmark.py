@@ -1,16 +1,45 @@
-"""CI runs the benchmark's smallest setting once, so that the script cannot rot (its timings are not checked)."""
+"""CI runs each benchmark's smallest setting once, so that the scripts cannot rot (their timings are not checked)."""
 
 import subprocess
 import sys
 from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_loops.py"
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
-def test_benchmark_smoke_run_prints_the_table():
-    out = subprocess.run([sys.executable, SCRIPT, "--smoke"], check=True, capture_output=True, text=True).stdout
-    rows = [line for line in out.splitlines() if line.startswith("| (")]
-    assert [row.split("|")[1].strip() for row in rows] == ["(a) seed", "(b) course", "(b)/(a)"]
-    assert "300 training items, 1 epochs" in out
-    samples_per_s = [float(row.split("|")[2]) for row in rows[:2]]
-    assert all(s > 0 for s in samples_per_s)
+def run(script, *args):
+    return subprocess.run(
+        [sys.executable, BENCHMARKS / script, *args], check=True, capture_output=True, text=True
+    ).stdout
+
+
+def table_rows(out):
+    return [[cell.strip() for cell in line.split("|")[1:-1]] for line in out.splitlines() if line.startswith("| ")]
+
+
+def test_bench_loops_smoke_run_prints_the_table():
+    out = run("bench_loops.py", "--smoke")
+    header, *rows = table_rows(out)
+    assert header[:2] == ["recipe", "samples/s"]
+    assert [row[0] for row in rows] == [
+        "(a) seed",
+        "(a') seed, sparse embedding",
+        "(b') course, dense embedding",
+        "(b) course",
+    ]
+    assert "64 training items, 1 epochs, 1 repeats, 1 thread(s) per process (--threads 1)" in out
+    assert "Embedding of 22,533 rows (this data's vocabulary)" in out
+    assert all(float(row[1]) > 0 for row in rows)
+    assert rows[0][-2:] == ["1.0x", "1.0x"]  # (a) against itself
+
+
+def test_bench_padded_smoke_run_prints_the_table_and_exact_equals_packed():
+    out = run("bench_padded.py", "--smoke")
+    header, *rows = table_rows(out)
+    assert header[:7] == ["T", "lengths", "plain ms", "exact ms", "packed ms", "packed/exact", "exact/plain"]
+    assert [row[0] for row in rows] == ["10", "20", "10", "20"]
+    lengths = [row[1] for row in rows]  # e.g. 9..10 (drawn from 9..10, the longest 10), then the control
+    assert [text.split("..")[1] for text in lengths[:2]] == ["10", "20"] and lengths[2:] == ["all 10", "all 20"]
+    assert all(float(cell) > 0 for row in rows for cell in row[2:5])
+    exact_vs_packed = [line.split("max |exact - packed| output ")[1].split(";")[0] for line in out.splitlines()[1:5]]
+    assert all(float(d.split(",")[0]) < 1e-5 and float(d.split("h_n ")[1]) < 1e-5 for d in exact_vs_packed)
