@@ -58,6 +58,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import copy
+import functools
 import csv
 import gzip
 import hashlib
@@ -125,11 +126,17 @@ def cpu_has_bf16() -> bool:
     isa = os.environ.get("ONEDNN_MAX_CPU_ISA", "ALL").upper()  # pinned below bfloat16 (as make test does): no
     if isa != "ALL" and "BF16" not in isa and "AMX" not in isa:
         return False
-    try:
-        flags = Path("/proc/cpuinfo").read_text().split()
-    except OSError:
-        return False
+    flags = _cpu_flags()
     return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+@functools.lru_cache(maxsize=1)
+def _cpu_flags() -> frozenset:
+    """The words of ``/proc/cpuinfo`` (empty where there is none); read once, the CPU does not change."""
+    try:
+        return frozenset(Path("/proc/cpuinfo").read_text().split())
+    except OSError:
+        return frozenset()
 
 
 def seed_everything(seed: int = 0) -> None:
@@ -1076,7 +1083,8 @@ class CharLSTM(nn.Module):
 
     ``bf16=True`` runs the layers under ``torch.autocast`` in bfloat16 (about
     twice as fast on CPUs with bfloat16 units, see ``cpu_has_bf16``); the
-    logits come back in float32.
+    logits come back in float32. On a CPU without them (``cpu_has_bf16()`` is
+    False) oneDNN has no bfloat16 LSTM, so ``forward`` raises a RuntimeError.
     """
 
     def __init__(
@@ -1100,6 +1108,11 @@ class CharLSTM(nn.Module):
 
     def forward(self, x: torch.Tensor, state=None):
         _check_ids("x", x, dim=2, vocab_size=self.embedding.num_embeddings)
+        if self.bf16 and x.device.type == "cpu" and not cpu_has_bf16():
+            raise RuntimeError(
+                "CharLSTM: bf16=True needs a CPU with bfloat16 units (cpu_has_bf16() is False here) "
+                "or a GPU; set model.bf16 = torchnlp.cpu_has_bf16()"
+            )
         with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             out, state = self.rnn(self.embedding(x), state)  # out: (B, T, H)
             logits = self.fc(self.dropout(out))

@@ -60,6 +60,7 @@ def test_train_text_learns_a_periodic_text_and_generates_it():
     assert torchnlp.generate(model, "abc", vocab, length=7, temperature=None) == "abcdeabcde"
 
 
+@pytest.mark.skipif(not torchnlp.cpu_has_bf16(), reason="no bfloat16 units (the next test covers this case)")
 def test_char_lstm_in_bfloat16_gives_float_logits_and_close_losses():
     torch.manual_seed(0)
     model = torchnlp.CharLSTM(7, embed_dim=8, hidden_dim=16)
@@ -69,3 +70,11 @@ def test_char_lstm_in_bfloat16_gives_float_logits_and_close_losses():
     logits, (h, c) = model(ids[None, :10])
     assert logits.dtype == torch.float32
     assert torchnlp.evaluate_text(model, ids, batch_size=4, seq_len=25)["loss"] == pytest.approx(full, rel=2e-2)
+
+
+def test_char_lstm_in_bfloat16_without_bfloat16_units_raises_a_clear_error(monkeypatch):
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")  # what make test pins: cpu_has_bf16() is then False
+    assert not torchnlp.cpu_has_bf16()
+    model = torchnlp.CharLSTM(7, embed_dim=8, hidden_dim=16, bf16=True)
+    with pytest.raises(RuntimeError, match="bf16=True needs a CPU with bfloat16 units"):
+        model(torch.zeros(1, 5, dtype=torch.long))
