@@ -58,8 +58,8 @@ from __future__ import annotations
 import collections
 import contextlib
 import copy
-import functools
 import csv
+import functools
 import gzip
 import hashlib
 import http.client
