@@ -12,7 +12,10 @@ in ``make test``) computes the same numbers:
 - ``MKL_CBWR=AVX2`` (MKL's conditional numerical reproducibility, for matrix products),
   ``ATEN_CPU_CAPABILITY=avx2`` (PyTorch's own vector kernels) and
   ``ONEDNN_MAX_CPU_ISA=AVX2`` (oneDNN, which runs ``nn.LSTM`` on the CPU): the same
-  code paths on every x86 CPU with AVX2, whether or not it also has AVX-512 or AMX.
+  code paths on every x86 CPU with AVX2, whether or not it also has AVX-512 or AMX (set on
+  x86 only). A rerun on the same kind of machine reproduces the outputs bit for bit; another CPU
+  (another vendor, generation or architecture) still rounds differently, which is why CI compares
+  trained figures within a tolerance (``NBVAL_CHECK_FIGURES``, conftest.py).
 ``--native`` leaves the last three unset, for full-scale runs whose trained numbers CI
 does not recompute: the CPU's fastest code paths (AVX-512, bfloat16 units) are then used.
 Then:
@@ -38,6 +41,7 @@ from nbclient import NotebookClient
 WIDGET = "application/vnd.jupyter.widget-view+json"
 # The same numerics on every x86 machine with AVX2 (see the module docstring); make test sets them too.
 PINNED = {"MKL_CBWR": "AVX2", "ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
+X86 = ("x86_64", "amd64", "i686")  # platform.machine() of the CPUs that PINNED names
 
 
 def machine() -> str:
@@ -47,9 +51,10 @@ def machine() -> str:
 
 
 def kernel_env(threads: int, native: bool = False) -> dict:
-    """The environment of the notebook's kernel: this one, with the thread count (and the numerics) pinned."""
+    """The environment of the notebook's kernel: this one, with the thread count (and, on x86, the numerics) pinned."""
     env = {k: v for k, v in os.environ.items() if k not in PINNED}
-    return {**env, "OMP_NUM_THREADS": str(threads), **({} if native else PINNED)}
+    pinned = PINNED if not native and platform.machine().lower() in X86 else {}
+    return {**env, "OMP_NUM_THREADS": str(threads), **pinned}
 
 
 def run(path: Path, threads: int = 1, native: bool = False) -> float:
@@ -57,7 +62,8 @@ def run(path: Path, threads: int = 1, native: bool = False) -> float:
     start = time.perf_counter()
     resources = {"metadata": {"path": str(path.parent)}}  # run in the notebook's folder, as JupyterLab does
     client = NotebookClient(nb, timeout=None, kernel_name="python3", resources=resources)
-    client.execute(env=kernel_env(threads, native))
+    env = kernel_env(threads, native)
+    client.execute(env=env)
     seconds = time.perf_counter() - start
     for cell in nb.cells:
         if cell.cell_type == "code":
@@ -69,7 +75,7 @@ def run(path: Path, threads: int = 1, native: bool = False) -> float:
         data = " with `TORCHNLP_DATA` pointing at a full copy of the data sets"
     else:
         data = ""
-    pinned = "" if native else " " + " ".join(f"{k}={v}" for k, v in PINNED.items())
+    pinned = "".join(f" {k}={env[k]}" for k in PINNED if k in env)
     option = (f" --threads {threads}" if threads != 1 else "") + (" --native" if native else "")
     info = (
         f"**Outputs:** produced by `python tools/run_notebook.py{option} {path.as_posix()}`{data}, "
