@@ -36,3 +36,21 @@ def test_notebooks_have_the_badge_of_their_own_file():
     for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
         first = nbformat.read(path, as_version=4).cells[0].source.splitlines()[0]
         assert first.endswith(f"/blob/main/notebooks/{path.name})"), path.name
+
+
+def test_diagram_links_become_the_png_on_github():
+    repo = "https://github.com/owner/course"
+    png = "https://raw.githubusercontent.com/owner/course/main/images/lstm-cell.png"
+    for link in ("../images/lstm-cell.svg", "../images/lstm-cell.png", png.replace("owner/course", "old/name")):
+        assert colab.link_images(repo, f"See ![the cell]({link}) here.") == f"See ![the cell]({png}) here."
+    assert colab.link_images(repo, "![a plot](https://example.org/x.png)") == "![a plot](https://example.org/x.png)"
+
+
+def test_every_diagram_a_lesson_shows_is_in_images():
+    shown = set()
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type == "markdown":
+                shown |= {m.group(1) for m in colab.IMAGE.finditer(cell.source)}
+    assert shown, "no lesson shows a diagram"
+    assert {name for name in shown if not (ROOT / "images" / f"{name}.png").is_file()} == set()

@@ -1,4 +1,4 @@
-"""The diagrams in images/ are what tools/make_diagrams.py draws: a stale or hand-edited one fails.
+"""The diagrams in images/ (SVG and PNG) are what tools/make_diagrams.py draws: a stale or hand-edited one fails.
 
 The script runs once into a temporary folder (about 2 s). Its SVG is byte-for-byte
 deterministic for one Matplotlib version; under another version the drawing code may place
@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "tools" / "make_diagrams.py"
 COMMITTED = sorted((ROOT / "images").glob("*.svg"))
 NAMES = [path.name for path in COMMITTED]
+PNGS = [path.with_suffix(".png").name for path in COMMITTED]
 FIX = "regenerate them with `make images` (python tools/make_diagrams.py) and commit the result"
 
 
@@ -39,7 +40,8 @@ def matplotlib_version(svg: str) -> str:
 
 def test_the_script_draws_exactly_the_committed_diagrams(drawn):
     assert len(NAMES) == 6
-    assert sorted(path.name for path in drawn.iterdir()) == NAMES, FIX
+    assert sorted(path.name for path in drawn.iterdir()) == sorted(PNGS + NAMES), FIX
+    assert sorted(path.name for path in (ROOT / "images").iterdir()) == sorted(PNGS + NAMES), FIX
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -56,3 +58,11 @@ def test_diagram_is_byte_identical(drawn, name):
     if made_with != matplotlib.__version__:
         pytest.skip(f"{name} was drawn with Matplotlib {made_with}, this is {matplotlib.__version__}")
     assert (drawn / name).read_bytes() == committed, f"{name} is stale: {FIX}"
+
+
+@pytest.mark.parametrize("name", PNGS)
+def test_png_is_byte_identical(drawn, name):
+    made_with = matplotlib_version((ROOT / "images" / name).with_suffix(".svg").read_text())
+    if made_with != matplotlib.__version__:
+        pytest.skip(f"{name} was drawn with Matplotlib {made_with}, this is {matplotlib.__version__}")
+    assert (drawn / name).read_bytes() == (ROOT / "images" / name).read_bytes(), f"{name} is stale: {FIX}"

@@ -1,11 +1,14 @@
-"""Write the Colab badges and setup cells of every lesson from the one repository address.
+"""Write the Colab badges, setup cells and diagram links of every lesson from the one repository address.
 
     python tools/colab.py            # rewrite notebooks/*.ipynb and README.md in place
     python tools/colab.py --check    # exit 1 if any of them is out of date (a unit test runs this)
 
 The address is ``[project.urls] Repository`` in pyproject.toml: change it there, run this
-script, and every badge (first line of each notebook and the README's lesson table) and
-every setup cell (each notebook's second cell) follows.
+script, and every badge (first line of each notebook and the README's lesson table), every
+setup cell (each notebook's second cell) and every diagram follows. A lesson shows a diagram
+as ``![text](../images/NAME.svg)`` when written; this script turns the link into the PNG's
+address on GitHub (``image_url``), because Colab opens a notebook without its folder (a
+relative link shows nothing there) and does not display SVG in Markdown.
 """
 
 import argparse
@@ -17,6 +20,9 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
 BADGE = "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+IMAGE = re.compile(
+    r"\]\((?:\.\./images/|https://raw\.githubusercontent\.com/[^/)]+/[^/)]+/main/images/)([\w-]+)\.(?:svg|png)\)"
+)
 SETUP = """\
 # Colab only: install the course so that `import torchnlp` works. Elsewhere this cell does nothing.
 import os
@@ -47,17 +53,31 @@ def badge(repo: str, notebook: str) -> str:
     return f"{BADGE}(https://colab.research.google.com/github/{path}/blob/main/notebooks/{notebook})"
 
 
+def image_url(repo: str, name: str) -> str:
+    """The address of ``images/<name>.png`` on ``repo``'s main branch, which Colab and GitHub both display."""
+    return f"https://raw.githubusercontent.com/{repo.removeprefix('https://github.com/')}/main/images/{name}.png"
+
+
+def link_images(repo: str, markdown: str) -> str:
+    """``markdown`` with every link to a diagram of images/ (relative, or on any GitHub address) made ``image_url``."""
+    return IMAGE.sub(lambda m: f"]({image_url(repo, m.group(1))})", markdown)
+
+
 def sync_notebook(path: Path, repo: str, write: bool = True) -> bool:
-    """Give one notebook the badge and the setup cell of ``repo``; True if it was out of date."""
+    """Give one notebook the badge, the setup cell and the diagram links of ``repo``; True if it was out of date."""
     nb = nbformat.read(path, as_version=4)
     first, second = nb.cells[0], nb.cells[1]
     lines = first.source.splitlines()
     lines[0] = badge(repo, path.name)
     setup = SETUP.format(repo=repo, name=repo.rsplit("/", 1)[-1])
-    if "\n".join(lines) == first.source and second.source == setup:
+    markdown = [cell for cell in nb.cells if cell.cell_type == "markdown"]
+    linked = [link_images(repo, cell.source) for cell in markdown]
+    if "\n".join(lines) == first.source and second.source == setup and linked == [c.source for c in markdown]:
         return False
     if write:
         first.source, second.source = "\n".join(lines), setup
+        for cell, source in zip(markdown, linked):
+            cell.source = source
         nbformat.write(nb, path)
     return True
 

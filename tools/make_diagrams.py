@@ -1,12 +1,14 @@
-"""Draw the course's diagrams: SVG files in images/, one function a figure.
+"""Draw the course's diagrams: SVG and PNG files in images/, one function a figure.
 
 Run from the repository root:
 
-    python tools/make_diagrams.py               # writes images/*.svg
+    python tools/make_diagrams.py               # writes images/*.svg and images/*.png
     python tools/make_diagrams.py --out DIR     # writes them to DIR instead (the test does this)
-    python tools/make_diagrams.py --png         # also a PNG of each, to look at while editing
 
-The output is deterministic: the same script and Matplotlib version give byte-identical
+The lessons show the PNG, from the course's GitHub address (tools/colab.py writes the links):
+Colab opens a notebook without its folder, so a relative link to ../images shows nothing there,
+and Colab does not display SVG images in Markdown. The SVG is the scalable copy, for slides and
+print. The output is deterministic: the same script and Matplotlib version give byte-identical
 files (fixed SVG hash salt, no date in the metadata). `tests/test_diagrams.py` regenerates
 them and compares, so edit this script and rerun it (`make images`) rather than the SVGs.
 
@@ -188,12 +190,11 @@ def split_bar(ax, x, y, w=0.5, h=0.26):
     return Box(x, y, w, h)
 
 
-def save(fig, name, out, png=False):
-    """Write out/name.svg (deterministic) and, with png=True, out/name.png to look at."""
+def save(fig, name, out):
+    """Write out/name.svg and out/name.png (150 dots per inch), both deterministic."""
     out.mkdir(parents=True, exist_ok=True)
     fig.savefig(out / f"{name}.svg", metadata={"Date": None})
-    if png:
-        fig.savefig(out / f"{name}.png", dpi=100)
+    fig.savefig(out / f"{name}.png", dpi=150)
     plt.close(fig)
 
 
@@ -747,11 +748,10 @@ FIGURES = {
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=IMAGES, help="folder to write to (default: images/)")
-    parser.add_argument("--png", action="store_true", help="also write a PNG of each figure")
     args = parser.parse_args(argv)
     for name, draw in FIGURES.items():
-        save(draw(), name, args.out, png=args.png)
-        print(args.out / f"{name}.svg")
+        save(draw(), name, args.out)
+        print(args.out / f"{name}.svg", args.out / f"{name}.png")
 
 
 if __name__ == "__main__":
