@@ -37,8 +37,9 @@ lab: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(PINNED) TORCHNLP_QUICK=1 $(BIN)/python -m pytest -n 2 --dist loadfile --nbval-lax --nbval-cell-timeout=600
 
-# Lesson 01 in real JupyterLab in headless Chromium: Run All Cells, fail on any error output.
-# Needs Debian's chromium (apt-get install chromium); the screenshot helps when CI fails.
+# Lesson 01 in real JupyterLab in headless Chromium: Run All Cells, fail on any error output, on a
+# plot missing from a cell whose committed outputs hold one, or on an image that did not load.
+# Needs Debian's chromium (apt-get install chromium); the screenshot (the whole notebook) helps when CI fails.
 browser-check: $(VENV)/.installed-ci
 	$(BIN)/python tools/browser_check.py notebooks/01-simple-rnn.ipynb --screenshot build/browser-check.png
 
