@@ -1,5 +1,6 @@
 """The Colab badges and setup cells all come from the one address in pyproject.toml."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -36,3 +37,15 @@ def test_notebooks_have_the_badge_of_their_own_file():
     for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
         first = nbformat.read(path, as_version=4).cells[0].source.splitlines()[0]
         assert first.endswith(f"/blob/main/notebooks/{path.name})"), path.name
+
+
+def test_setup_cell_quick_switch_turns_quick_mode_on_and_never_off(monkeypatch):
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)  # outside Colab: nothing is installed
+    source = colab.SETUP.format(repo=colab.repository(), name="course")
+    assert "\nQUICK = False\n" in source
+    monkeypatch.setenv("TORCHNLP_QUICK", "1")  # as make test and CI run the lessons
+    exec(source, {})
+    assert os.environ["TORCHNLP_QUICK"] == "1"  # QUICK = False leaves the caller's quick mode on
+    monkeypatch.delenv("TORCHNLP_QUICK")
+    exec(source.replace("\nQUICK = False\n", "\nQUICK = True\n"), {})
+    assert os.environ["TORCHNLP_QUICK"] == "1"
