@@ -51,7 +51,7 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# The README's tables: the training loops (12-16 minutes on our 2-core CPU), then the recurrent layer alone (22).
+# The tables of BENCHMARKS.md: the training loops (12-16 minutes on our 2-core CPU), then the recurrent layer alone (22).
 benchmark: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_loops.py --threads 1
 	$(BIN)/python benchmarks/bench_padded.py --threads 1
