@@ -49,8 +49,9 @@ OTHER_NUMERICS = OMP_NUM_THREADS=2 ATEN_CPU_CAPABILITY=default ONEDNN_MAX_CPU_IS
 test-other-numerics: $(VENV)/.installed
 	$(OTHER_NUMERICS) TORCHNLP_QUICK=1 $(BIN)/python -m pytest -p no:xdist --nbval-lax --nbval-cell-timeout=600 notebooks
 
-# Lesson 01 in real JupyterLab in headless Chromium: Run All Cells, fail on any error output.
-# Needs Debian's chromium (apt-get install chromium); the screenshot helps when CI fails.
+# Lesson 01 in real JupyterLab in headless Chromium: Run All Cells, fail on any error output, on a
+# plot missing from a cell whose committed outputs hold one, or on an image that did not load.
+# Needs Debian's chromium (apt-get install chromium); the screenshot (the whole notebook) helps when CI fails.
 browser-check: $(VENV)/.installed-ci
 	$(BIN)/python tools/browser_check.py notebooks/01-simple-rnn.ipynb --screenshot build/browser-check.png
 
@@ -62,7 +63,7 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# The README's tables: the training loops (12-16 minutes on our 2-core CPU), then the recurrent layer alone (22).
+# The tables of BENCHMARKS.md: the training loops (12-16 minutes on our 2-core CPU), then the recurrent layer alone (22).
 benchmark: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_loops.py --threads 1
 	$(BIN)/python benchmarks/bench_padded.py --threads 1

@@ -1,5 +1,6 @@
 """The Colab badges and setup cells all come from the one address in pyproject.toml."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -54,3 +55,15 @@ def test_every_diagram_a_lesson_shows_is_in_images():
                 shown |= {m.group(1) for m in colab.IMAGE.finditer(cell.source)}
     assert shown, "no lesson shows a diagram"
     assert {name for name in shown if not (ROOT / "images" / f"{name}.png").is_file()} == set()
+
+
+def test_setup_cell_quick_switch_turns_quick_mode_on_and_never_off(monkeypatch):
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)  # outside Colab: nothing is installed
+    source = colab.SETUP.format(repo=colab.repository(), name="course")
+    assert "\nQUICK = False\n" in source
+    monkeypatch.setenv("TORCHNLP_QUICK", "1")  # as make test and CI run the lessons
+    exec(source, {})
+    assert os.environ["TORCHNLP_QUICK"] == "1"  # QUICK = False leaves the caller's quick mode on
+    monkeypatch.delenv("TORCHNLP_QUICK")
+    exec(source.replace("\nQUICK = False\n", "\nQUICK = True\n"), {})
+    assert os.environ["TORCHNLP_QUICK"] == "1"

@@ -9,14 +9,19 @@ chromium``) and the Python package ``playwright`` (requirements-ci.txt); Playwri
 system Chromium at /usr/bin/chromium (``--chromium``), so never run ``playwright install``.
 
 Steps:
-1. Start JupyterLab on a free localhost port, serving the notebook's folder, with no token or
+1. Start JupyterLab on a free localhost port, serving the current folder (the repository root,
+   so that a lesson's diagrams in ../images can be served), with no token or
    password and with private config, settings, workspace and checkpoint folders (a temporary
    directory). Autosave is off, so the check never rewrites the notebook. The kernel inherits
    ``TORCHNLP_QUICK=1`` and ``OMP_NUM_THREADS=1``.
 2. Open the notebook in headless Chromium, wait for the kernel, choose Run -> Run All Cells.
 3. Wait until the kernel is idle and no cell is queued or running.
-4. Save a screenshot of the whole notebook (``--screenshot``), then fail (exit 1) if any output
-   is an error, if any code cell has no execution count, or if the notebook file changed.
+4. Save a screenshot of the whole notebook, top to bottom (``--screenshot``), then fail (exit 1)
+   if any output is an error, if any code cell has no execution count, if a code cell shows
+   fewer or more images than its committed outputs hold (a plot that did not render), if an
+   image served by JupyterLab (a plot, a diagram) did not load (natural size 0), or if the
+   notebook file changed. Images from the internet (the Colab badge) are not checked: the
+   check runs offline.
 
 The server and the browser are always stopped; ``--timeout`` bounds the whole check.
 """
@@ -33,8 +38,6 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
-
-from playwright.sync_api import sync_playwright
 
 # Lab's own settings for this run, written to a private user-settings folder.
 LAB_SETTINGS = {
@@ -63,12 +66,18 @@ CHROMIUM_ARGS = [
 VIEWPORT = {"width": 1280, "height": 900}
 
 # What the page shows of every cell: its type, its prompt ("[3]:", "[ ]:" not run, "[*]:"
-# queued or running) and each output's MIME type and text.
+# queued or running), each output's MIME type and text, and every image: in an output (a plot
+# is an <img>) or not (a diagram in Markdown), served by JupyterLab or inline ("local") or from
+# the internet, and its natural size (the decoded picture's, 0 x 0 if it did not load).
 READ_CELLS_JS = """() => [...document.querySelectorAll('.jp-NotebookPanel .jp-Notebook .jp-Cell')].map(cell => ({
     code: cell.classList.contains('jp-CodeCell'),
     prompt: (cell.querySelector('.jp-InputPrompt') || {}).textContent || '',
     outputs: [...cell.querySelectorAll('.jp-OutputArea-output')].map(out => ({
         mime: out.getAttribute('data-mime-type'), text: out.innerText})),
+    images: [...cell.querySelectorAll('img')].map(img => ({
+        output: img.closest('.jp-OutputArea-output') !== null,
+        local: img.src.startsWith(location.origin) || img.src.startsWith('data:'),
+        src: img.src, width: img.naturalWidth, height: img.naturalHeight})),
 }))"""
 # The kernel's status as the status bar shows it ("Python 3 (ipykernel) | Idle"); the notebook
 # toolbar's execution indicator says "idle" even before a kernel is connected.
@@ -79,9 +88,14 @@ KERNEL_STATUS_JS = """() => {
 }"""
 # A dialog (no such kernel, "the kernel appears to have died") stops the run: fail with its text.
 DIALOG_JS = "() => (document.querySelector('.jp-Dialog') || {}).innerText || ''"
+# The notebook scrolls inside its panel, not the page: after Run All the panel shows the last cells.
 NOTEBOOK_HEIGHT_JS = """() => {
     const scroller = document.querySelector('.jp-NotebookPanel .jp-WindowedPanel-outer');
     return scroller ? scroller.scrollHeight : 0;
+}"""
+SCROLL_TO_TOP_JS = """() => {
+    const scroller = document.querySelector('.jp-NotebookPanel .jp-WindowedPanel-outer');
+    if (scroller) scroller.scrollTop = 0;
 }"""
 
 # JupyterLab 4 renders an error (output_type "error") exactly as it renders text written to
@@ -127,19 +141,25 @@ def check(notebook: Path, args: argparse.Namespace, deadline: float) -> None:
         finally:
             stop(server)
 
-    sources = ["".join(cell["source"]) for cell in json.loads(notebook.read_text())["cells"]]
-    problems = find_problems(cells, sources)
+    problems = find_problems(cells, json.loads(notebook.read_text())["cells"])
     if hashlib.sha256(notebook.read_bytes()).hexdigest() != before:
         problems.append(f"{args.notebook} was changed on disk during the check")
     if problems:
         print("\n\n".join(problems))
         raise SystemExit(f"browser check FAILED: {args.notebook}, {len(problems)} problem(s)")
     n_code = sum(cell["code"] for cell in cells)
-    print(f"browser check passed: {args.notebook}, {n_code} code cells run in JupyterLab, no errors")
+    n_plots = sum(image["output"] for cell in cells for image in cell["images"])
+    print(
+        f"browser check passed: {args.notebook}, {n_code} code cells run in JupyterLab, no errors, "
+        f"{n_plots} images in the outputs as in the committed ones"
+    )
 
 
 def start_lab(notebook: Path, tmp: Path, deadline: float) -> tuple[subprocess.Popen, str, Path]:
-    """Start JupyterLab on the notebook's folder; return the process, the notebook's URL and the log."""
+    """Start JupyterLab on the current folder; return the process, the notebook's URL and the log."""
+    root = Path.cwd()
+    if not notebook.is_relative_to(root):
+        raise SystemExit(f"{notebook} is not inside the current folder {root}: run the check from the repository root")
     settings = tmp / "settings"
     for plugin, values in LAB_SETTINGS.items():
         path = settings / f"{plugin}.jupyterlab-settings"
@@ -149,7 +169,7 @@ def start_lab(notebook: Path, tmp: Path, deadline: float) -> tuple[subprocess.Po
     command = [
         sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}", "--port-retries=0",
         "--IdentityProvider.token=", "--PasswordIdentityProvider.hashed_password=",
-        f"--ServerApp.root_dir={notebook.parent}",
+        f"--ServerApp.root_dir={root}",
         f"--LabApp.user_settings_dir={settings}",
         f"--LabApp.workspaces_dir={tmp / 'workspaces'}",
         # An absolute folder: Lab's first checkpoint goes there, not into notebooks/.ipynb_checkpoints.
@@ -176,11 +196,13 @@ def start_lab(notebook: Path, tmp: Path, deadline: float) -> tuple[subprocess.Po
                 stop(server)
                 raise SystemExit(f"JupyterLab did not start:\n{tail(log)}") from None
             time.sleep(0.5)
-    return server, f"{base}/lab/tree/{notebook.name}", log
+    return server, f"{base}/lab/tree/{notebook.relative_to(root).as_posix()}", log
 
 
 def run_all_in_chromium(url, notebook, chromium, profile, screenshot, deadline) -> list[dict]:
     """Open the notebook, Run All Cells, wait for the end; return what the page shows of each cell."""
+    from playwright.sync_api import sync_playwright  # here, so that the unit tests need no playwright
+
     n_cells = len(json.loads(notebook.read_text())["cells"])
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch_persistent_context(
@@ -228,10 +250,12 @@ def wait_for(page, deadline: float, what: str, condition, stable: int = 1) -> No
 
 
 def save_screenshot(page, path: Path) -> None:
-    """A PNG of the whole notebook: the window is made as tall as the notebook first."""
+    """A PNG of the whole notebook (its first 30,000 pixels): the window is made as tall as the notebook,
+    and the notebook, which scrolls inside its panel, is scrolled back to its top."""
     try:
         height = min(page.evaluate(NOTEBOOK_HEIGHT_JS) + 200, 30_000)
         page.set_viewport_size({"width": VIEWPORT["width"], "height": max(height, VIEWPORT["height"])})
+        page.evaluate(SCROLL_TO_TOP_JS)
         page.wait_for_timeout(1000)  # let the page lay out and draw at the new size
         path.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=path, full_page=True)
@@ -240,13 +264,27 @@ def save_screenshot(page, path: Path) -> None:
         print(f"could not save the screenshot {path}: {error}", file=sys.stderr)
 
 
-def find_problems(cells: list[dict], sources: list[str]) -> list[str]:
-    """One message per error output and per code cell that did not run (Lab skips empty ones)."""
+def committed_images(nb_cell: dict) -> int:
+    """How many images (plots) a cell of the notebook's JSON holds in its committed outputs."""
+    outputs = nb_cell.get("outputs", [])
+    return sum(any(mime.startswith("image/") for mime in output.get("data", {})) for output in outputs)
+
+
+def find_problems(cells: list[dict], nb_cells: list[dict]) -> list[str]:
+    """One message per error output, per code cell that did not run (Lab skips empty ones), per
+    code cell whose number of output images differs from its committed outputs', and per local
+    image (a plot, a diagram) that did not load.
+
+    `cells` is what the page shows (READ_CELLS_JS), `nb_cells` the notebook's JSON cells.
+    """
     problems = []
-    for number, (cell, source) in enumerate(zip(cells, sources, strict=True), start=1):
+    for number, (cell, nb_cell) in enumerate(zip(cells, nb_cells, strict=True), start=1):
+        for image in cell["images"]:
+            if image["local"] and not (image["width"] and image["height"]):
+                problems.append(f"cell {number}: an image did not load (natural size 0): {image['src'][:100]}")
         if not cell["code"]:
             continue
-        if source.strip() and not re.fullmatch(r"\[\d+\]:", cell["prompt"].strip()):
+        if "".join(nb_cell["source"]).strip() and not re.fullmatch(r"\[\d+\]:", cell["prompt"].strip()):
             problems.append(f"cell {number}: not executed (prompt {cell['prompt'].strip() or 'empty'})")
         for output in cell["outputs"]:
             text = output["text"].strip()
@@ -255,6 +293,9 @@ def find_problems(cells: list[dict], sources: list[str]) -> list[str]:
                 "Traceback (most recent call last)" in text or (lines and ERROR_LAST_LINE.match(lines[-1]))
             ):
                 problems.append(f"cell {number} {cell['prompt'].strip()} error output:\n{text}")
+        expected, shown = committed_images(nb_cell), sum(image["output"] for image in cell["images"])
+        if expected != shown:
+            problems.append(f"cell {number}: {shown} image(s) in the outputs, the committed outputs hold {expected}")
     return problems
 
 

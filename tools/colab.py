@@ -5,7 +5,8 @@
 
 The address is ``[project.urls] Repository`` in pyproject.toml: change it there, run this
 script, and every badge (first line of each notebook and the README's lesson table), every
-setup cell (each notebook's second cell) and every diagram follows. A lesson shows a diagram
+setup cell (each notebook's second cell) and every diagram follows. The setup cell also holds the
+quick-mode switch ``QUICK`` that the README points Colab learners to. A lesson shows a diagram
 as ``![text](../images/NAME.svg)`` when written; this script turns the link into the PNG's
 address on GitHub (``image_url``), because Colab opens a notebook without its folder (a
 relative link shows nothing there) and does not display SVG in Markdown.
@@ -24,11 +25,16 @@ IMAGE = re.compile(
     r"\]\((?:\.\./images/|https://raw\.githubusercontent\.com/[^/)]+/[^/)]+/main/images/)([\w-]+)\.(?:svg|png)\)"
 )
 SETUP = """\
-# Colab only: install the course so that `import torchnlp` works. Elsewhere this cell does nothing.
+# QUICK = True switches on quick mode: small samples shipped with the course, the lesson in minutes, no download.
+# False: the full data, downloaded on first use (lessons 04-07 took 34-78 min each on a 2-core CPU; see the
+# README). Back from True to False: restart the kernel first. In Colab this cell also installs the course.
 import os
 import subprocess
 import sys
 
+QUICK = False
+if QUICK:
+    os.environ["TORCHNLP_QUICK"] = "1"
 if "google.colab" in sys.modules:
     REPO, FOLDER = "{repo}", "/content/{name}"
     steps = [] if os.path.isdir(FOLDER) else [["git", "clone", "-q", "--depth", "1", REPO, FOLDER]]
