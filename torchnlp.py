@@ -68,9 +68,11 @@ import math
 import numbers
 import operator
 import os
+import queue
 import random
 import tarfile
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -212,6 +214,7 @@ CMUDICT_URL = (
 )
 
 IMDB_SIZE = 84_125_825  # bytes of the archive
+IMDB_TEXT_MAX = 256 << 20  # bytes of reviews that convert_imdb_archive reads at most (the archive's: 66 MB)
 
 # name in a data folder -> (what it is, where to download it, sha256 of its uncompressed content,
 # bytes downloaded from that address). The IMDb files are made from the downloaded archive
@@ -267,9 +270,13 @@ class DataError(RuntimeError):
 
 
 def cache_dir() -> Path:
-    """The user's cache folder for data: ``$XDG_CACHE_HOME/torchnlp`` or ``~/.cache/torchnlp``."""
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base).expanduser() / "torchnlp"
+    """The user's cache folder for data: ``$XDG_CACHE_HOME/torchnlp`` or ``~/.cache/torchnlp``.
+
+    A relative ``XDG_CACHE_HOME`` is ignored, as the XDG specification says (it would put the cache
+    wherever Python happens to run); ``~`` is expanded.
+    """
+    base = Path(os.environ.get("XDG_CACHE_HOME", "")).expanduser()
+    return (base if base.is_absolute() else Path.home() / ".cache") / "torchnlp"
 
 
 def data_folders() -> list[Path]:
@@ -303,8 +310,7 @@ def find_data_file(name: str) -> Path:
     Looks for ``name`` and ``name + '.gz'`` in each of ``data_folders()``; if
     none has it, downloads it into the cache (not in quick mode).
     """
-    if name not in DATA_FILES:
-        raise ValueError(f"unknown data file {name!r}; known: {', '.join(DATA_FILES)}")
+    _check_data_name(name)
     for folder in data_folders():
         for path in (folder / name, folder / (name + ".gz")):
             if path.is_file():
@@ -312,6 +318,12 @@ def find_data_file(name: str) -> Path:
     if quick_mode():
         raise DataError(f"quick mode: the sample {QUICK_DIR / name} is missing from the repository")
     return download_data_file(name)
+
+
+def _check_data_name(name) -> None:
+    """Raise ``ValueError`` unless ``name`` is one of ``DATA_FILES``."""
+    if not isinstance(name, str) or name not in DATA_FILES:
+        raise ValueError(f"unknown data file {name!r}; known: {', '.join(DATA_FILES)}")
 
 
 def read_data_file(name: str) -> bytes:
@@ -340,8 +352,9 @@ def download_data_file(name: str) -> Path:
 
     The IMDb archive goes to a temporary folder of its own (two processes
     loading IMDb at once do not collide) that is removed afterwards, also after
-    a failure or Ctrl-C.
+    a failure or Ctrl-C. An unknown ``name`` raises ``ValueError``.
     """
+    _check_data_name(name)
     what, url, sha256, size = DATA_FILES[name]
     target = cache_dir() / name
     limits = {"max_bytes": size + size // 10, "deadline": 60 + size / 20_000}  # at least 20 kB/s on average
@@ -375,51 +388,110 @@ def download(
     """Download ``url`` to ``path`` with a progress bar, verify it, write it atomically.
 
     The bytes go to a temporary file beside ``path``; only a complete transfer
-    whose checksum matches is renamed to ``path``. Anything else raises
-    ``DataError`` and leaves no file behind: offline, an HTTP error, a short
-    transfer, a wrong checksum, more than ``max_bytes`` bytes (checked against
-    ``Content-Length`` before the transfer, and while reading), no byte for
-    ``timeout`` seconds, or a transfer still running after ``deadline`` seconds.
+    whose checksums match (``sha256`` and ``md5``, hex digits in either case) is
+    renamed to ``path``. Anything else raises ``DataError`` and leaves no file
+    behind: offline, an HTTP error, a short transfer, a wrong checksum, more
+    than ``max_bytes`` bytes (checked against ``Content-Length`` before the
+    transfer, and while reading), no byte for ``timeout`` seconds, or a transfer
+    (headers included) still running after ``deadline`` seconds, however slowly
+    the server trickles its bytes. A response without ``Content-Length`` (read
+    to its end) needs a checksum: otherwise a cut transfer would pass for a
+    whole one. Bad arguments raise ``TypeError`` or ``ValueError``.
     """
+    if not isinstance(url, str):
+        raise TypeError(f"url must be a str, not {_describe(url)}")
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a file path (str or Path), not {_describe(path)}")
+    expected = {k: _check_digest(k, v) for k, v in (("sha256", sha256), ("md5", md5)) if v is not None}
+    if max_bytes is not None:
+        _check_int("max_bytes", max_bytes, low=0)
+    _check_positive("timeout", timeout)
+    _check_positive("deadline", deadline)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256() if sha256 else hashlib.md5() if md5 else None
+    digests = {k: hashlib.new(k) for k in expected}
     start = time.monotonic()
+    chunks, stop = queue.Queue(), threading.Event()
+    threading.Thread(target=_fetch, args=(url, timeout, chunks, stop), daemon=True).start()
+
+    def next_item():  # the headers, then each chunk of the body (b"" at its end), waiting until the deadline
+        try:
+            item = chunks.get(timeout=max(deadline - (time.monotonic() - start), 0))
+        except queue.Empty:
+            raise DataError(f"download of {url} took more than {deadline:g} s ({received} bytes)") from None
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    received = 0
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".part")
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
-            total = _content_length(response)
+        with os.fdopen(fd, "wb") as out:
+            total = _content_length(headers := next_item())
             if max_bytes is not None and total is not None and total > max_bytes:
                 raise DataError(f"{url} announces {total} bytes, more than the {max_bytes} expected at most")
-            received = 0
+            if total is None and not expected and "chunked" not in headers.get("Transfer-Encoding", "").lower():
+                raise DataError(
+                    f"{url} sent no Content-Length, so a cut transfer could not be told from a whole one: "
+                    "pass sha256= (or md5=) to check what arrives"
+                )
             with tqdm(total=total, unit="B", unit_scale=True, desc=path.name) as bar:
-                while chunk := response.read1(1 << 20):  # returns what has arrived, so the deadline is checked
+                while chunk := next_item():
                     out.write(chunk)
                     received += len(chunk)
-                    if digest:
+                    for digest in digests.values():
                         digest.update(chunk)
                     bar.update(len(chunk))
                     if max_bytes is not None and received > max_bytes:
                         raise DataError(f"{url} sent more than the {max_bytes} bytes expected at most")
-                    if time.monotonic() - start > deadline:
-                        raise DataError(f"download of {url} took more than {deadline:.0f} s ({received} bytes)")
         if total is not None and received != total:
             raise DataError(f"download of {url} was interrupted: {received} of {total} bytes")
-        expected = sha256 or md5
-        if digest and digest.hexdigest() != expected:
-            raise DataError(f"{url} does not match its checksum ({expected} expected, got {digest.hexdigest()})")
+        for kind, digest in digests.items():
+            if digest.hexdigest() != expected[kind]:
+                raise DataError(
+                    f"{url} does not match its checksum ({kind} {expected[kind]} expected, got {digest.hexdigest()})"
+                )
         os.replace(tmp, path)
     except (OSError, http.client.HTTPException) as e:  # urllib's URLError is an OSError; IncompleteRead...
         raise DataError(f"download of {url} failed: {type(e).__name__}: {e}") from e
     finally:
+        stop.set()  # the reading thread ends at its next chunk
         if os.path.exists(tmp):
             os.remove(tmp)
 
 
-def _content_length(response) -> int | None:
-    """The ``Content-Length`` of an HTTP response, or ``None`` when absent or not a valid size."""
+def _fetch(url: str, timeout: float, chunks: queue.Queue, stop: threading.Event) -> None:
+    """Open ``url``; put its headers, then each chunk of its body and ``b""`` at its end (or the error) in ``chunks``.
+
+    ``download`` runs this in a thread of its own and waits for each item only until its deadline: a server
+    that sends a byte every half second never trips the socket's ``timeout``, in its headers or its body.
+    """
     try:
-        length = int(response.headers.get("Content-Length", ""))
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            chunks.put(response.headers)
+            while not stop.is_set():
+                chunk = response.read1(1 << 20)  # what has arrived, up to 1 MiB
+                chunks.put(chunk)
+                if not chunk:
+                    return
+    except BaseException as e:  # noqa: BLE001  (handed to download, which raises it)
+        chunks.put(e)
+
+
+def _check_digest(name: str, value) -> str:
+    """``value`` in lower case; raise unless it is a str of the hex digits of a ``name`` digest ('sha256', 'md5')."""
+    size = hashlib.new(name).digest_size * 2
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str of {size} hex digits, not {_describe(value)}")
+    if len(value) != size or any(c not in "0123456789abcdef" for c in value.lower()):
+        raise ValueError(f"{name} must be {size} hex digits, not {value!r}")
+    return value.lower()
+
+
+def _content_length(headers) -> int | None:
+    """The ``Content-Length`` of HTTP response headers, or ``None`` when absent or not a valid size."""
+    try:
+        length = int(headers.get("Content-Length", ""))
     except ValueError:
         return None
     return length if length >= 0 else None
@@ -432,15 +504,26 @@ def convert_imdb_archive(archive: Path, folder: Path) -> None:
     reviews first, each class sorted by the review id ``N`` of ``N_rating.txt``
     (the layout of the course's data folder). Both splits are read and checked
     before either file is replaced; files are written atomically and no
-    temporary file is left behind, also after an error or Ctrl-C. An archive
-    that cannot be read raises ``DataError``.
+    temporary file is left behind, also after an error or Ctrl-C. ``folder`` is
+    created if needed. An archive that cannot be read, or whose reviews hold
+    more than ``IMDB_TEXT_MAX`` bytes in all (a hostile archive that would fill
+    the memory), raises ``DataError``.
     """
+    for name, value in (("archive", archive), ("folder", folder)):
+        if not isinstance(value, (str, os.PathLike)):
+            raise TypeError(f"{name} must be a path (str or Path), not {_describe(value)}")
     reviews = {"train": [], "test": []}
+    size = 0
     try:
         with tarfile.open(archive, "r:gz") as tar:
             for member in tar:
                 parts = member.name.split("/")  # aclImdb/train/pos/123_8.txt
                 if member.isfile() and len(parts) == 4 and parts[1] in reviews and parts[2] in ("neg", "pos"):
+                    size += member.size
+                    if size > IMDB_TEXT_MAX:
+                        raise DataError(
+                            f"{archive} holds over {IMDB_TEXT_MAX} bytes of reviews: not the aclImdb archive"
+                        )
                     text = tar.extractfile(member).read().decode("utf-8")
                     review_id = int(parts[3].split("_")[0])
                     reviews[parts[1]].append((parts[2], review_id, text))
@@ -449,6 +532,7 @@ def convert_imdb_archive(archive: Path, folder: Path) -> None:
     for split, rows in reviews.items():
         if not rows:
             raise DataError(f"{archive} holds no {split} reviews: it is not the aclImdb archive")
+    Path(folder).mkdir(parents=True, exist_ok=True)
     written = {}  # split -> temporary file
     try:
         for split, rows in reviews.items():
