@@ -145,7 +145,9 @@ def seed_everything(seed: int = 0) -> None:
     """Seed Python's and PyTorch's random generators (CPU and GPU) with ``seed``.
 
     Two runs of a lesson on the same machine then give the same numbers.
+    ``seed`` must be an int, at least 0.
     """
+    _check_int("seed", seed, low=0)
     random.seed(seed)
     torch.manual_seed(seed)  # also seeds every CUDA device
 
@@ -179,6 +181,50 @@ def _check_positive(name: str, value) -> None:
         raise TypeError(f"{name} must be a number, not {value!r} ({type(value).__name__})")
     if not value > 0:  # also refuses nan
         raise ValueError(f"{name} must be positive, not {value}")
+
+
+def _check_bool(name: str, value) -> None:
+    """Raise ``TypeError`` unless ``value`` is True or False (a string such as ``'no'`` would count as True)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, not {value!r}")
+
+
+def _check_dropout(name: str, value) -> None:
+    """Raise ``TypeError`` unless ``value`` is a number, ``ValueError`` unless it lies in 0..1."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number in 0..1, not {value!r} ({type(value).__name__})")
+    if not 0 <= value <= 1:  # also refuses nan
+        raise ValueError(f"{name} must lie in 0..1 (the probability of zeroing a value), not {value}")
+
+
+def _check_model(model) -> None:
+    """Raise ``TypeError`` unless ``model`` is an ``nn.Module``."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a model (an nn.Module), not {_describe(model)}")
+
+
+def _model_device(model, device=None) -> torch.device:
+    """``device`` if given, else the device of ``model``'s first parameter (the CPU if it has none)."""
+    _check_model(model)
+    if device is not None:
+        return torch.device(device)
+    first = next(model.parameters(), None)
+    return first.device if first is not None else torch.device("cpu")
+
+
+def _check_optimizer(optimizer) -> None:
+    """Raise ``TypeError`` unless ``optimizer`` has a ``step`` method (a class is not an optimizer)."""
+    if isinstance(optimizer, type) or not hasattr(optimizer, "step"):
+        raise TypeError(f"optimizer must be an optimizer, e.g. torchnlp.make_adam(model, lr), not {optimizer!r}")
+
+
+def _check_loss(loss: float, where: str) -> None:
+    """Raise ``ValueError`` unless the mean loss ``loss`` is finite (rather than go on with NaN weights)."""
+    if not math.isfinite(loss):
+        raise ValueError(
+            f"the loss is {loss} {where}: the model's outputs or the targets hold NaN or inf, or training "
+            "diverged (lower the learning rate, or clip the gradients with clip=)"
+        )
 
 
 def _check_ids(name: str, ids, dim: int, vocab_size: int | None = None) -> None:
@@ -686,8 +732,12 @@ class Vocab:
     """
 
     def __init__(self, itos: list[str], tokenizer=tokenize, sep: str = " ", unk: str | None = "<unk>"):
-        if isinstance(itos, str) or not all(isinstance(token, str) for token in itos):
+        if isinstance(itos, str) or not isinstance(itos, Iterable) or not all(isinstance(t, str) for t in itos):
             raise TypeError(f"itos must be a list of str tokens, not {_describe(itos)}")
+        if not callable(tokenizer):
+            raise TypeError(f"tokenizer must be a function from a text to its tokens, not {tokenizer!r}")
+        if not isinstance(sep, str):
+            raise TypeError(f"sep must be a str (what decode puts between tokens), not {sep!r}")
         self.itos = list(itos)
         self.stoi = {token: i for i, token in enumerate(self.itos)}
         if len(self.stoi) != len(self.itos):
@@ -725,7 +775,11 @@ class Vocab:
         _check_int("min_freq", min_freq)
         if max_tokens is not None:
             _check_int("max_tokens", max_tokens, low=len(specials) + 1)
-        if isinstance(specials, str) or not all(isinstance(t, str) for t in specials):
+        if (
+            isinstance(specials, str)
+            or not isinstance(specials, Iterable)
+            or not all(isinstance(t, str) for t in specials)
+        ):
             raise TypeError(f"specials must be a tuple of str tokens, e.g. ('<pad>', '<unk>'), not {specials!r}")
         if not callable(tokenizer):
             raise TypeError(f"tokenizer must be a function from a text to its tokens, not {tokenizer!r}")
@@ -808,6 +862,8 @@ def encode_dataset(data, vocab: Vocab, max_len: int | None = None) -> list[tuple
         )
     if max_len is not None:
         _check_int("max_len", max_len)
+    if isinstance(data, (str, bytes)) or not isinstance(data, Iterable):
+        raise TypeError(f"encode_dataset: data must be a list of (label, text) pairs, not {_describe(data)}")
     items = []
     for i, pair in enumerate(data):
         if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and isinstance(pair[1], str)):
@@ -864,8 +920,7 @@ def pad_length(batch):
     (tensor([[5, 6, 7],
             [8, 0, 0]]), tensor([3, 1]), tensor([1, 0]))
     """
-    if len(batch) == 0:
-        raise ValueError("cannot collate an empty batch")
+    _check_batch(batch)
     for i, item in enumerate(batch):
         _check_item(item, f"item {i} of the batch")
     lengths = torch.tensor([len(ids) for ids, _ in batch])
@@ -877,6 +932,14 @@ def pad_length(batch):
     x = nn.utils.rnn.pad_sequence([ids for ids, _ in batch], batch_first=True, padding_value=0)
     y = torch.tensor([_class_index(label, f"item {i} of the batch") for i, (_, label) in enumerate(batch)])
     return x, lengths, y
+
+
+def _check_batch(batch) -> None:
+    """Raise ``TypeError`` unless ``batch`` is a list (or tuple) of items, ``ValueError`` if it is empty."""
+    if not isinstance(batch, (list, tuple)):
+        raise TypeError(f"batch must be a list of items, not {_describe(batch)}")
+    if len(batch) == 0:
+        raise ValueError("cannot collate an empty batch")
 
 
 def padify(batch):
@@ -901,6 +964,10 @@ class BucketBatchSampler(torch.utils.data.Sampler):
     def __init__(self, lengths, batch_size: int, shuffle: bool = True, pool: int = 50, seed: int = 0):
         _check_int("batch_size", batch_size)
         _check_int("pool", pool)
+        _check_bool("shuffle", shuffle)
+        _check_int("seed", seed, low=0)
+        if len(lengths) == 0:
+            raise ValueError("lengths is empty: there is no item to batch")
         self.lengths = torch.as_tensor(lengths)
         if self.lengths.dim() != 1 or self.lengths.is_floating_point():
             raise TypeError(f"lengths must be a list of ints, one per item, not {_describe(lengths)}")
@@ -936,11 +1003,18 @@ def make_loader(
     batch is ``collate_fn(items)``: ``(x, lengths, y)`` by default,
     ``padify`` gives ``(x, y)``. Memory is pinned when CUDA is there.
     """
+    if not isinstance(data, (list, tuple, torch.utils.data.Dataset)):
+        raise TypeError(
+            f"make_loader: data must be a list of (ids, label) items (encode_dataset), not {_describe(data)}"
+        )
     if len(data) == 0:
         raise ValueError("make_loader: data is empty")
     for i, item in enumerate(data):
         _check_item(item, f"item {i} of data")
     _check_int("batch_size", batch_size)
+    _check_bool("shuffle", shuffle)
+    _check_bool("bucket", bucket)
+    _check_int("seed", seed, low=0)
     pin = torch.cuda.is_available()
     if bucket:
         sampler = BucketBatchSampler([len(ids) for ids, _ in data], batch_size, shuffle=shuffle, seed=seed)
@@ -959,8 +1033,13 @@ def check_lengths(lengths: torch.Tensor, x: torch.Tensor) -> None:
     """Raise ``ValueError`` unless ``lengths`` fits the padded batch ``x`` ``(B, T, ...)``.
 
     ``lengths`` must be a 1-D integer tensor (not ``bool`` or ``uint8``, which
-    PyTorch would read as a mask) of ``B`` values in ``1..T``.
+    PyTorch would read as a mask) of ``B`` values in ``1..T``; ``x`` a tensor
+    of at least one sequence (``B >= 1``).
     """
+    if not isinstance(x, torch.Tensor) or x.dim() < 2:
+        raise TypeError(f"x must be a padded batch, a (B, T, ...) tensor, not {_describe(x)}")
+    if x.size(0) == 0:
+        raise ValueError(f"x {tuple(x.shape)} holds no sequence (B = 0)")
     if not isinstance(lengths, torch.Tensor):
         raise TypeError(f"lengths must be a 1-D int64 tensor, got {type(lengths).__name__}")
     if lengths.dtype not in (torch.int64, torch.int32, torch.int16) or lengths.dim() != 1:
@@ -1039,6 +1118,8 @@ def rnn_padded(rnn: nn.RNNBase, x: torch.Tensor, lengths: torch.Tensor):
         raise TypeError(f"rnn must be an nn.RNN, nn.LSTM or nn.GRU, not {type(rnn).__name__}")
     if not rnn.batch_first or getattr(rnn, "proj_size", 0):
         raise ValueError("rnn_padded needs an RNN with batch_first=True and no proj_size")
+    if not (isinstance(x, torch.Tensor) and x.dim() == 3 and x.size(-1) == rnn.input_size):
+        raise ValueError(f"x must be (B, T, {rnn.input_size}) inputs (the rnn's input_size), not {_describe(x)}")
     check_lengths(lengths, x)
     lengths = lengths.to(x.device)
     batch = torch.arange(x.size(0), device=x.device)
@@ -1110,6 +1191,12 @@ class RNNClassifier(nn.Module):
         super().__init__()
         _check_int("vocab_size", vocab_size)
         _check_int("num_classes", num_classes, low=2)
+        _check_int("embed_dim", embed_dim)
+        _check_int("hidden_dim", hidden_dim)
+        _check_int("num_layers", num_layers)
+        _check_bool("bidirectional", bidirectional)
+        _check_dropout("dropout", dropout)
+        _check_bool("sparse", sparse)
         if cell not in self.CELLS:
             raise ValueError(f"cell must be one of {', '.join(self.CELLS)}, not {cell!r}")
         if pool not in ("last", "max"):
@@ -1169,6 +1256,8 @@ class CharLSTM(nn.Module):
     twice as fast on CPUs with bfloat16 units, see ``cpu_has_bf16``); the
     logits come back in float32. On a CPU without them (``cpu_has_bf16()`` is
     False) oneDNN has no bfloat16 LSTM, so ``forward`` raises a RuntimeError.
+    Sizes must be ints of at least 1, ``dropout`` in 0..1 and ``bf16`` a bool
+    (``TypeError``/``ValueError`` otherwise).
     """
 
     def __init__(
@@ -1182,6 +1271,11 @@ class CharLSTM(nn.Module):
     ):
         super().__init__()
         _check_int("vocab_size", vocab_size)
+        _check_int("embed_dim", embed_dim)
+        _check_int("hidden_dim", hidden_dim)
+        _check_int("num_layers", num_layers)
+        _check_dropout("dropout", dropout)
+        _check_bool("bf16", bf16)
         self.bf16 = bf16
         self.embedding = nn.Embedding(vocab_size, embed_dim)
         self.rnn = nn.LSTM(
@@ -1205,6 +1299,7 @@ class CharLSTM(nn.Module):
 
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters of ``model``."""
+    _check_model(model)
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
@@ -1262,7 +1357,10 @@ def make_adam(model: nn.Module, lr: float = 1e-3):
 
 def supports_sparse_gradients(device) -> bool:
     """Whether sparse embedding gradients work on ``device``: not on Apple's MPS backend (no sparse tensors)."""
-    return torch.device(device).type != "mps"
+    try:
+        return torch.device(device).type != "mps"
+    except (RuntimeError, TypeError) as e:
+        raise ValueError(f"device must be a device such as 'cpu', 'cuda' or 'mps', not {device!r}") from e
 
 
 def cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -1270,8 +1368,16 @@ def cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
     ``logits`` ``(..., C)`` and ``labels`` ``(...)``: works for a classifier
     (``(B, C)``, ``(B,)``) and a language model (``(B, T, V)``, ``(B, T)``).
+    ``labels`` must be integer classes of ``logits``' shape without its last axis.
     """
-    return F.cross_entropy(logits.flatten(0, -2), labels.flatten())
+    if not (isinstance(logits, torch.Tensor) and isinstance(labels, torch.Tensor)):
+        raise TypeError(f"logits and labels must be tensors, not {_describe((logits, labels))}")
+    if logits.dim() == 0 or labels.shape != logits.shape[:-1] or labels.is_floating_point():
+        raise ValueError(
+            f"labels ({labels.dtype} {tuple(labels.shape)}) must be integer classes, one per row of logits "
+            f"{tuple(logits.shape)}: logits' shape without its last axis (the classes)"
+        )
+    return F.cross_entropy(logits.reshape(-1, logits.size(-1)), labels.reshape(-1))
 
 
 def run_epoch(
@@ -1302,17 +1408,18 @@ def run_epoch(
     Returns ``{'loss', 'acc', 'samples', 'seconds', 'grad_norms'}``: the mean
     loss over all targets seen, the accuracy (``None`` for regression), the
     number of items (rows of ``x``), the time taken, and when training, the
-    norm of each batch's (dense) gradient before clipping.
+    norm of each batch's (dense) gradient before clipping. A loss that is NaN
+    or infinite raises ``ValueError`` (checked every 25 batches and at the end).
     """
     if not isinstance(loader, Iterable):
         raise TypeError(f"loader must be a DataLoader (or another iterable of batches), not {loader!r}")
-    if optimizer is not None and (isinstance(optimizer, type) or not hasattr(optimizer, "step")):
-        raise TypeError(f"optimizer must be an optimizer, e.g. torchnlp.make_adam(model, lr), not {optimizer!r}")
+    if optimizer is not None:
+        _check_optimizer(optimizer)
     if clip is not None:
         _check_positive("clip", clip)
     if epoch_size is not None:
         _check_int("epoch_size", epoch_size)
-    device = device or next(model.parameters()).device
+    device = _model_device(model, device)
     total_loss = torch.zeros((), device=device)
     correct = torch.zeros((), device=device)
     items = targets = 0
@@ -1338,6 +1445,14 @@ def run_epoch(
         if classes:  # checked on the CPU: no GPU sync
             _check_targets(cpu_y, out.size(-1))
         loss = loss_fn(out, y)
+        n = int((cpu_y != -100).sum()) if classes else cpu_y.numel()  # the targets this batch's mean is over
+        items += len(x)
+        targets += n
+        total_loss += loss.detach() * n  # loss is a batch mean; keep no graph
+        if step % 25 == 0:  # one GPU sync every 25 batches: a NaN loss stops the epoch before it trains on
+            _check_loss(total_loss.item() / max(targets, 1), f"by batch {step + 1}")
+            if progress:
+                bar.set_postfix(loss=f"{total_loss.item() / max(targets, 1):.3f}")
         if optimizer is not None:
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -1348,18 +1463,13 @@ def run_epoch(
             else:
                 grad_norms.append(torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in dense])))
             optimizer.step()
-        n = int((cpu_y != -100).sum()) if classes else cpu_y.numel()  # the targets this batch's mean is over
-        items += len(x)
-        targets += n
-        total_loss += loss.detach() * n  # loss is a batch mean; keep no graph
         if classes:
             correct += ((out.argmax(-1) == y) & (y != -100)).sum()
-        if step % 25 == 0 and progress:
-            bar.set_postfix(loss=f"{total_loss.item() / max(targets, 1):.3f}")
         if epoch_size is not None and items >= epoch_size:
             break
     if items == 0:
         raise ValueError("the loader yielded no batch")
+    _check_loss(total_loss.item() / max(targets, 1), f"after {step + 1} batches")
     return {
         "loss": total_loss.item() / max(targets, 1),
         "acc": correct.item() / max(targets, 1) if classes else None,
@@ -1440,6 +1550,7 @@ def train_epoch(
 @contextlib.contextmanager
 def eval_mode(model: nn.Module):
     """Put ``model`` in eval mode (no dropout) for a ``with`` block, then restore its mode, also on errors."""
+    _check_model(model)
     was_training = model.training
     model.eval()
     try:
@@ -1488,6 +1599,7 @@ def train(
     clipping); and ``best_epoch`` (1-based; with a ``val_loader``).
     """
     _check_int("epochs", epochs)
+    _check_bool("restore_best", restore_best)
     if optimizer is not None and lr is not None:
         raise ValueError("train: pass an optimizer or lr, not both (an optimizer has its own learning rate)")
     if val_loader is not None and not isinstance(val_loader, Iterable):
@@ -1570,7 +1682,7 @@ def predict(model, texts: list[str], vocab: Vocab, device=None) -> list[int]:
         raise TypeError("predict: texts must be a list of strings (for one text, pass [text])")
     if len(texts) == 0:
         return []
-    device = device or next(model.parameters()).device
+    device = _model_device(model, device)
     x, lengths, _ = pad_length(encode_dataset([(0, t) for t in texts], vocab))
     with eval_mode(model):
         return model(x.to(device), lengths).argmax(-1).tolist()
