@@ -1698,7 +1698,13 @@ def char_vocab(text: str) -> Vocab:
     >>> v = char_vocab('hello')
     >>> v.itos, v.encode('hole'), v.decode([2, 0])
     (['l', 'e', 'h', 'o'], [2, 3, 0, 1], 'hl')
+
+    ``text`` must be a non-empty str (``TypeError``/``ValueError`` otherwise).
     """
+    if not isinstance(text, str):
+        raise TypeError(f"char_vocab: text must be a str, not {_describe(text)}")
+    if not text:
+        raise ValueError("char_vocab: text is empty, so it has no character")
     return Vocab.build([text], tokenizer=list, specials=(), sep="")
 
 
@@ -1716,8 +1722,8 @@ def char_dataset(ids: torch.Tensor, seq_len: int) -> torch.utils.data.TensorData
     _check_ids("ids", ids, dim=1)
     _check_int("seq_len", seq_len)
     n = (len(ids) - 1) // seq_len
-    if n == 0:
-        raise ValueError(f"a text of {len(ids)} characters is too short for sequences of {seq_len}")
+    if n < 1:  # an empty text gave n = -1 and an empty data set
+        raise ValueError(f"ids: a text of {len(ids)} characters is too short for sequences of {seq_len}")
     inputs = ids[: n * seq_len].view(n, seq_len)
     targets = ids[1 : n * seq_len + 1].view(n, seq_len)
     return torch.utils.data.TensorDataset(inputs, targets)
@@ -1733,6 +1739,8 @@ def text_windows(ids: torch.Tensor, batch_size: int, seq_len: int, offset: int =
 
     >>> [(x.tolist(), y.tolist()) for x, y in text_windows(torch.arange(9), batch_size=2, seq_len=3)]
     [([[0, 1, 2], [4, 5, 6]], [[1, 2, 3], [5, 6, 7]]), ([[3], [7]], [[4], [8]])]
+
+    Bad arguments raise at the call, not at the first window.
     """
     _check_ids("ids", ids, dim=1)
     _check_int("batch_size", batch_size)
@@ -1740,11 +1748,12 @@ def text_windows(ids: torch.Tensor, batch_size: int, seq_len: int, offset: int =
     _check_int("offset", offset, low=0)
     n = (len(ids) - 1 - offset) // batch_size  # characters per stream
     if n < 1:
-        raise ValueError(f"a text of {len(ids)} characters is too short for {batch_size} streams")
+        raise ValueError(
+            f"ids: a text of {len(ids)} characters is too short for {batch_size} streams from offset {offset}"
+        )
     inputs = ids[offset : offset + n * batch_size].view(batch_size, n)
     targets = ids[offset + 1 : offset + n * batch_size + 1].view(batch_size, n)
-    for i in range(0, n, seq_len):
-        yield inputs[:, i : i + seq_len], targets[:, i : i + seq_len]
+    return ((inputs[:, i : i + seq_len], targets[:, i : i + seq_len]) for i in range(0, n, seq_len))
 
 
 def _detach(state):
@@ -1776,26 +1785,33 @@ def train_text(
 
     ``model(x, state) -> (logits (B, T, V), state)``. Returns ``{'loss', 'acc',
     'samples', 'seconds', 'grad_norms'}`` like ``run_epoch`` (``samples``: characters).
+    A NaN or infinite loss raises ``ValueError`` (checked every 25 windows and at the end).
     """
-    if clip is not None and not clip > 0:
-        raise ValueError(f"clip must be a positive gradient norm (or None), not {clip!r}")
-    device = next(model.parameters()).device
+    device = _model_device(model)
+    _check_optimizer(optimizer)
+    if clip is not None:
+        _check_positive("clip", clip)
+    windows = list(text_windows(ids, batch_size, seq_len, offset))
+    if offset >= seq_len:
+        raise ValueError(f"offset must lie in 0..{seq_len - 1} (seq_len - 1), not {offset}")
     total_loss = correct = count = 0
     grad_norms, state, start = [], None, time.perf_counter()
     model.train()
-    windows = list(text_windows(ids, batch_size, seq_len, offset))
-    for x, y in tqdm(windows, desc=desc, disable=not progress, leave=False, mininterval=0.5):
+    for step, (x, y) in enumerate(tqdm(windows, desc=desc, disable=not progress, leave=False, mininterval=0.5)):
         x, y = x.to(device), y.to(device)
         logits, state = model(x, state)
         state = _detach(state)  # carried forward, but no gradient flows into the previous window
         loss = cross_entropy(logits, y)
+        total_loss += loss.detach() * y.numel()
+        count += y.numel()
+        if step % 25 == 0:  # one GPU sync every 25 windows: a NaN loss stops before it trains on
+            _check_loss(float(total_loss) / count, f"by window {step + 1}")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         grad_norms.append(nn.utils.clip_grad_norm_(model.parameters(), clip if clip is not None else math.inf))
         optimizer.step()
-        total_loss += loss.detach() * y.numel()
         correct += (logits.argmax(-1) == y).sum()
-        count += y.numel()
+    _check_loss(float(total_loss) / count, f"after {len(windows)} windows")
     return {
         "loss": float(total_loss) / count,
         "acc": float(correct) / count,
@@ -1819,8 +1835,10 @@ def evaluate_text(model, ids: torch.Tensor, batch_size: int = 64, seq_len: int =
     >>> model = CharLSTM(5, embed_dim=4, hidden_dim=8)
     >>> evaluate_text(model, torch.arange(5).repeat(40), batch_size=2, seq_len=16)["samples"]
     198
+
+    A NaN or infinite loss raises ``ValueError``.
     """
-    device = next(model.parameters()).device
+    device = _model_device(model)
     total_loss = correct = count = 0
     state, start = None, time.perf_counter()
     with eval_mode(model):
@@ -1830,6 +1848,7 @@ def evaluate_text(model, ids: torch.Tensor, batch_size: int = 64, seq_len: int =
             total_loss += F.cross_entropy(logits.flatten(0, 1).float(), y.flatten(), reduction="sum").item()
             correct += (logits.argmax(-1) == y).sum().item()
             count += y.numel()
+    _check_loss(total_loss / count, f"over {count} characters")
     return {
         "loss": total_loss / count,
         "acc": correct / count,
@@ -1847,10 +1866,22 @@ def softmax_with_temperature(logits: torch.Tensor, temperature: float = 1.0) -> 
 
     >>> softmax_with_temperature(torch.tensor([1., 1., 3.]), 1.0)
     tensor([0.1065, 0.1065, 0.7870])
+
+    ``logits``: a floating-point tensor ``(..., V)``, ``V >= 1``. A row whose
+    largest logit (divided by ``temperature``) is not finite has no distribution
+    (all ``-inf``, a NaN, ``+inf``): it raises ``ValueError`` rather than give NaN.
     """
+    if not (isinstance(logits, torch.Tensor) and logits.is_floating_point() and logits.dim() and logits.size(-1)):
+        raise TypeError(f"logits must be a floating-point tensor (..., V) with V >= 1, not {_describe(logits)}")
     _check_positive("temperature", temperature)
     z = logits / temperature
-    z = torch.exp(z - z.max(dim=-1, keepdim=True).values)
+    top = z.max(dim=-1, keepdim=True).values  # nan if the row holds one
+    if not torch.isfinite(top).all():
+        raise ValueError(
+            "logits must hold a finite largest value in every row (logits / temperature): a row that is all -inf, "
+            f"or holds nan or +inf, has no distribution (temperature {temperature})"
+        )
+    z = torch.exp(z - top)
     return z / z.sum(dim=-1, keepdim=True)
 
 
@@ -1873,7 +1904,8 @@ def generate(
             ``None`` (or 0) picks the most likely character (greedy).
         generator: a ``torch.Generator`` for reproducible samples.
 
-    Returns ``prefix`` followed by the generated characters.
+    Returns ``prefix`` followed by the generated characters. Logits that are all
+    ``-inf`` or hold NaN raise ``ValueError`` (greedy or sampled).
     """
     if isinstance(prefix, Vocab):
         raise TypeError("generate(model, prefix, vocab): the prefix comes before the vocabulary")
@@ -1884,11 +1916,13 @@ def generate(
     _check_int("length", length, low=0)
     if temperature:  # None or 0: greedy
         _check_positive("temperature", temperature)
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, not {_describe(generator)}")
     try:
         ids = vocab.encode(prefix)
     except KeyError as e:
         raise ValueError(f"prefix: {e.args[0]}") from None
-    device = next(model.parameters()).device
+    device = _model_device(model)
     out = []
     with eval_mode(model):
         output = model(torch.tensor([ids], device=device))
@@ -1907,6 +1941,8 @@ def generate(
         for _ in range(length):
             last = logits[0, -1].float().cpu()
             if not temperature:
+                if not torch.isfinite(last.max()):  # argmax would pick a nan, or the first of all -inf
+                    raise ValueError(f"the model's logits after {prefix + vocab.decode(out)!r} have no finite maximum")
                 index = int(last.argmax())
             else:
                 index = int(torch.multinomial(softmax_with_temperature(last, temperature), 1, generator=generator))

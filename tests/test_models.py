@@ -787,3 +787,42 @@ def test_loops_take_a_model_without_parameters():
     assert torchnlp.evaluate(Constant(), loader, progress=False)["samples"] == 10  # StopIteration before
     with pytest.raises(TypeError, match="model must be a model"):
         torchnlp.evaluate(None, loader, progress=False)
+
+
+def test_logits_with_no_finite_maximum_raise_rather_than_give_nan():
+    neg = float("-inf")
+    torch.testing.assert_close(torchnlp.softmax_with_temperature(torch.tensor([0.0, neg])), torch.tensor([1.0, 0.0]))
+    for logits in (torch.full((2, 5), neg), torch.tensor([0.0, float("nan")]), torch.tensor([float("inf"), 0.0])):
+        with pytest.raises(ValueError, match="logits must hold a finite largest value in every row"):
+            torchnlp.softmax_with_temperature(logits)  # gave nan, which torch.multinomial rejects or samples
+    for logits in ([1.0, 2.0], torch.zeros(0), torch.tensor([1, 2])):
+        with pytest.raises(TypeError, match=r"logits must be a floating-point tensor \(..., V\)"):
+            torchnlp.softmax_with_temperature(logits)
+
+    class Impossible(torch.nn.Module):  # a language model whose every next character has probability 0
+        def __init__(self, vocab_size):
+            super().__init__()
+            self.vocab_size = vocab_size
+
+        def forward(self, x, state=None):
+            return torch.full((1, x.size(1), self.vocab_size), neg), state
+
+    vocab = torchnlp.char_vocab("abcd")
+    for temperature in (1.0, None):  # sampled or greedy (argmax of all -inf picked the first character)
+        with pytest.raises(ValueError, match="finite"):
+            torchnlp.generate(Impossible(len(vocab)), "ab", vocab, length=3, temperature=temperature)
+    model = torchnlp.CharLSTM(len(vocab), embed_dim=4, hidden_dim=4)
+    with pytest.raises(TypeError, match="generator must be a torch.Generator"):
+        torchnlp.generate(model, "ab", vocab, generator=0)
+    with pytest.raises(TypeError, match="model must be a model"):
+        torchnlp.generate(None, "ab", vocab)
+
+
+def test_char_helpers_check_their_text():
+    with pytest.raises(ValueError, match="char_vocab: text is empty"):
+        torchnlp.char_vocab("")
+    for text in (None, ["ab", "c"]):
+        with pytest.raises(TypeError, match="char_vocab: text must be a str"):
+            torchnlp.char_vocab(text)
+    with pytest.raises(ValueError, match="ids: a text of 0 characters is too short"):  # gave an empty data set
+        torchnlp.char_dataset(torch.zeros(0, dtype=torch.long), 3)
