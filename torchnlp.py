@@ -1977,13 +1977,24 @@ def load_ett() -> tuple[list[str], torch.Tensor, list[str]]:
 def standardize(values: torch.Tensor, end: int = ETT_BORDERS["train"][1]):
     """Z-score each column with the mean and standard deviation of rows ``[0, end)`` (the train split).
 
-    ``values``: ``(N, C)``. Returns ``(scaled (N, C), mean (C,), std (C,))``;
+    ``values``: ``(N, C)`` floating point. Returns ``(scaled (N, C), mean (C,), std (C,))``;
     ``scaled * std + mean`` gives the values back. Only training rows set the
-    scale, so nothing of the validation or test period leaks into it.
+    scale, so nothing of the validation or test period leaks into it. A column
+    that is constant over those rows has no spread to divide by: its ``std`` is
+    given as 1 (as scikit-learn's ``StandardScaler`` does), so it scales to 0
+    rather than to NaN. NaN or inf in those rows raise ``ValueError``.
     """
-    if not 1 < end <= len(values):
+    if not (isinstance(values, torch.Tensor) and values.dim() == 2 and values.is_floating_point()):
+        got = f"{_describe(values)} {values.dtype}" if isinstance(values, torch.Tensor) else _describe(values)
+        raise TypeError(f"values must be a (N, C) floating-point tensor (one series: values[:, None]), not {got}")
+    _check_int("end", end, low=2)
+    if end > len(values):
         raise ValueError(f"end must lie in 2..{len(values)} (rows that set the scale), not {end}")
-    mean, std = values[:end].mean(0), values[:end].std(0, unbiased=False)
+    train = values[:end]
+    if not torch.isfinite(train).all():
+        raise ValueError(f"values hold NaN or inf in rows [0, {end}), which set the scale")
+    mean, std = train.mean(0), train.std(0, unbiased=False)
+    std = torch.where(train.amax(0) > train.amin(0), std, torch.ones_like(std))  # constant columns: 1
     return (values - mean) / std, mean, std
 
 
@@ -2005,14 +2016,24 @@ def forecast_windows(
     >>> len(data), data[0][0][0].item(), data[0][1][0].item(), data[-1][1][-1].item()
     (2785, 11424.0, 11520.0, 14399.0)
     """
-    if split not in ETT_BORDERS:
+    if not (isinstance(series, torch.Tensor) and series.dim() == 2):
+        raise TypeError(f"series must be a (N, C) tensor (one column: series[:, None]), not {_describe(series)}")
+    if not isinstance(split, str) or split not in ETT_BORDERS:
         raise ValueError(f"split must be one of {', '.join(ETT_BORDERS)}, not {split!r}")
-    if lookback < 1 or horizon < 1 or stride < 1:
-        raise ValueError(f"lookback, horizon and stride must be at least 1, not {lookback}, {horizon}, {stride}")
+    _check_int("lookback", lookback)
+    _check_int("horizon", horizon)
+    _check_int("stride", stride)
     start, end = ETT_BORDERS[split]
+    if end > len(series):
+        raise ValueError(
+            f"a series of {len(series)} rows is too short for the {split!r} split, which ends at row {end}"
+        )
     first = max(start - lookback, 0)  # the first window's first input row
-    if end > len(series) or end - first < lookback + horizon:
-        raise ValueError(f"a series of {len(series)} rows is too short for the {split!r} split's windows")
+    if end - first < lookback + horizon:
+        raise ValueError(
+            f"lookback + horizon ({lookback} + {horizon} rows) is longer than the {split!r} split with its look-back "
+            f"(rows {first}..{end - 1}): no window fits"
+        )
     windows = series[first:end].unfold(0, lookback + horizon, stride)  # (n, C, lookback + horizon): a view
     windows = windows.transpose(1, 2)  # (n, lookback + horizon, C)
     return torch.utils.data.TensorDataset(windows[:, :lookback], windows[:, lookback:])
@@ -2026,24 +2047,34 @@ def evaluate_forecast(model, loader, device=None) -> dict:
     ``(B, horizon, C)``. Returns ``{'mse', 'mae', 'windows'}``: the squared and
     absolute errors averaged over all windows, steps and columns (on the scale
     of ``y``: z-scores in the standard protocol), as the published tables report them.
+    A model without parameters (a baseline) runs on the CPU unless ``device`` is
+    given; a NaN or infinite error raises ``ValueError``.
     """
-    device = device or next(model.parameters()).device
+    device = _model_device(model, device)
+    if not isinstance(loader, Iterable):
+        raise TypeError(f"loader must be a DataLoader of (x, y) batches, not {loader!r}")
     squared = absolute = 0.0
     count = windows = 0
     with eval_mode(model):
-        for x, y in loader:
-            forecast = model(x.to(device)).float()
-            if forecast.shape != y.shape:
-                raise ValueError(
-                    f"the forecast {tuple(forecast.shape)} does not have the target's shape {tuple(y.shape)}"
+        for batch in loader:
+            if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
+                raise TypeError(
+                    f"each batch of loader must be (x, y), inputs first and target last, not {_describe(batch)}"
                 )
-            error = forecast - y.to(device)
+            x, y = batch
+            forecast = model(x.to(device))
+            if not isinstance(forecast, torch.Tensor) or forecast.shape != y.shape:
+                raise ValueError(
+                    f"the forecast {_describe(forecast)} does not have the target's shape {tuple(y.shape)}"
+                )
+            error = forecast.float() - y.to(device)
             squared += error.pow(2).sum().item()
             absolute += error.abs().sum().item()
             count += y.numel()
             windows += len(y)
     if windows == 0:
         raise ValueError("the loader yielded no batch")
+    _check_loss(squared / count, f"(mean squared error) over {windows} windows")
     return {"mse": squared / count, "mae": absolute / count, "windows": windows}
 
 
