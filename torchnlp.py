@@ -78,7 +78,7 @@ import urllib.error
 import urllib.request
 import warnings
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import torch
@@ -2110,8 +2110,19 @@ def split_by_word(entries, fractions=(0.9, 0.05, 0.05), seed: int = 0):
     >>> sorted(len(p) for p in parts)  # both pronunciations of 'a' in one part
     [0, 1, 2]
     """
-    if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-9:
-        raise ValueError(f"fractions must be three non-negative numbers that add up to 1, not {fractions}")
+    if isinstance(entries, (str, bytes)) or not isinstance(entries, Iterable):
+        raise TypeError(f"entries must be a list of (word, phonemes) pairs, not {_describe(entries)}")
+    entries = list(entries)  # read twice below: a generator would give empty parts
+    for i, entry in enumerate(entries):
+        if not (isinstance(entry, (tuple, list)) and len(entry) == 2 and isinstance(entry[0], str)):
+            raise TypeError(f"entries must be (word, phonemes) pairs, but item {i} is {entry!r}")
+    numbers_ok = isinstance(fractions, (tuple, list)) and len(fractions) == 3
+    numbers_ok = numbers_ok and all(
+        isinstance(f, numbers.Real) and not isinstance(f, bool) and f >= 0 for f in fractions
+    )
+    if not (numbers_ok and abs(sum(fractions) - 1) <= 1e-9):  # also refuses nan
+        raise ValueError(f"fractions must be three non-negative numbers that add up to 1, not {fractions!r}")
+    _check_int("seed", seed, low=0)
     words = sorted({word for word, _ in entries})
     random.Random(seed).shuffle(words)
     cut1 = round(fractions[0] * len(words))
@@ -2136,14 +2147,23 @@ def pad_pairs(batch):
     >>> x.tolist(), lengths.tolist(), y_in.tolist(), y.tolist()
     ([[5, 6]], [2], [[1, 7]], [[7, 2]])
     """
-    if len(batch) == 0:
-        raise ValueError("cannot collate an empty batch")
+    _check_batch(batch)
+    for i, pair in enumerate(batch):
+        if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and all(_is_ids(t) for t in pair)):
+            raise TypeError(
+                f"item {i} of the batch must be (source ids, target ids), 1-D int64 tensors, not {_describe(pair)}"
+            )
     if any(len(target) < 2 for _, target in batch):
         raise ValueError("every target must hold at least <bos> and <eos>")
     x, lengths, _ = pad_length([(source, 0) for source, _ in batch])
     y_in = nn.utils.rnn.pad_sequence([t[:-1] for _, t in batch], batch_first=True, padding_value=0)
     y = nn.utils.rnn.pad_sequence([t[1:] for _, t in batch], batch_first=True, padding_value=-100)
     return x, lengths, y_in, y
+
+
+def _is_ids(value) -> bool:
+    """True for a 1-D int64 tensor (one sequence of token ids)."""
+    return isinstance(value, torch.Tensor) and value.dim() == 1 and value.dtype == torch.long
 
 
 @torch.no_grad()
@@ -2163,7 +2183,9 @@ def beam_search(step, state, bos: int, eos: int, beam_size: int = 5, max_len: in
         bos, eos: the start and end tokens.
 
     Returns ``(tokens, log_prob)``: the best sequence without ``bos`` and
-    ``eos``, and its log-probability (``eos`` included).
+    ``eos``, and its log-probability (``eos`` included). Bad arguments raise
+    ``TypeError``/``ValueError``, and so does a ``step`` that returns anything but
+    ``(K, V)`` log-probabilities (values above 0, NaN, or every one ``-inf``).
 
     A toy decoder whose next token depends on the last one only (0 is ``bos``,
     1 is ``eos``): greedy takes 2 (p = 0.55), then ends (0.4): 0.22 in all;
@@ -2178,8 +2200,10 @@ def beam_search(step, state, bos: int, eos: int, beam_size: int = 5, max_len: in
     1 [2] 0.22
     2 [3] 0.405
     """
-    if beam_size < 1 or max_len < 1:
-        raise ValueError(f"beam_size and max_len must be at least 1, not {beam_size} and {max_len}")
+    if not callable(step):
+        raise TypeError(f"step must be a function step(tokens, state) -> (log_probs, state), not {step!r}")
+    for name, value, low in (("bos", bos, 0), ("eos", eos, 0), ("beam_size", beam_size, 1), ("max_len", max_len, 1)):
+        _check_int(name, value, low)
 
     def select(state, index):
         return tuple(s[index] for s in state) if isinstance(state, tuple) else state[index]
@@ -2190,8 +2214,22 @@ def beam_search(step, state, bos: int, eos: int, beam_size: int = 5, max_len: in
     best = (None, -math.inf)  # the best finished sequence and its score
     for _ in range(max_len):
         log_probs, state = step(tokens, state)
-        total = (scores[:, None] + log_probs.float().cpu()).flatten()  # (K * V,)
+        if not (isinstance(log_probs, torch.Tensor) and log_probs.dim() == 2 and len(log_probs) == len(tokens)):
+            raise ValueError(
+                f"step must return log_probs (K, V) for its K = {len(tokens)} sequences, not {_describe(log_probs)}"
+            )
+        if eos >= log_probs.size(1):
+            raise ValueError(f"eos {eos} is not a token of step's {log_probs.size(1)} outputs: no sequence could end")
+        device, log_probs = log_probs.device, log_probs.float().cpu()  # the state stays on the decoder's device
+        if not log_probs.max() <= 1e-4:  # also catches nan
+            raise ValueError(
+                "step must return log-probabilities (at most 0, e.g. log_softmax of the logits), "
+                f"got up to {float(log_probs.max())}"
+            )
+        total = (scores[:, None] + log_probs).flatten()  # (K * V,)
         top, index = total.topk(min(beam_size, len(total)))
+        if top[0] == -math.inf:
+            raise ValueError("step gave every continuation a log-probability of -inf: no sequence can go on")
         rows, columns = index // log_probs.size(1), index % log_probs.size(1)
         keep = []
         for score, row, column in zip(top.tolist(), rows.tolist(), columns.tolist()):
@@ -2206,7 +2244,7 @@ def beam_search(step, state, bos: int, eos: int, beam_size: int = 5, max_len: in
         rows = torch.tensor([row for _, row, _ in keep])
         tokens = torch.tensor([column for _, _, column in keep])
         sequences = [sequences[row] + [column] for _, row, column in keep]
-        state = select(state, rows.to(log_probs.device))
+        state = select(state, rows.to(device))
     if best[0] is None:  # no sequence ended within max_len: return the best unfinished one
         return sequences[0], float(scores[0])
     return best[0], best[1]
@@ -2218,7 +2256,12 @@ def edit_distance(a, b) -> int:
 
     >>> edit_distance(['K', 'AE1', 'T'], ['K', 'AA1', 'T', 'S']), edit_distance('', 'abc')
     (2, 3)
+
+    ``a`` and ``b`` are sequences (lists of phonemes, or strings); anything else raises ``TypeError``.
     """
+    for name, value in (("a", a), ("b", b)):
+        if not isinstance(value, Sequence):
+            raise TypeError(f"{name} must be a sequence (a list of phonemes, or a str), not {_describe(value)}")
     previous = list(range(len(b) + 1))
     for i, x in enumerate(a, 1):
         current = [i]
@@ -2229,8 +2272,18 @@ def edit_distance(a, b) -> int:
 
 
 def strip_stress(phonemes: list[str]) -> list[str]:
-    """ARPAbet phonemes without stress digits: ``['AH0', 'B']`` -> ``['AH', 'B']`` (39 phonemes left)."""
+    """ARPAbet phonemes without stress digits: ``['AH0', 'B']`` -> ``['AH', 'B']`` (39 phonemes left).
+
+    ``phonemes`` must be a list of str (a string such as ``'AH0 B'`` raises ``TypeError``: split it first).
+    """
+    if not _is_phonemes(phonemes):
+        raise TypeError(f"phonemes must be a list of str, e.g. ['AH0', 'B'] (split a string first), not {phonemes!r}")
     return [p.rstrip("012") for p in phonemes]
+
+
+def _is_phonemes(value) -> bool:
+    """True for a list (or tuple) of str: one pronunciation."""
+    return isinstance(value, (list, tuple)) and all(isinstance(p, str) for p in value)
 
 
 def error_rates(predictions, references, stress: bool = True) -> dict:
@@ -2245,7 +2298,8 @@ def error_rates(predictions, references, stress: bool = True) -> dict:
     Returns ``{'wer', 'per', 'words'}``: the share of words whose prediction
     is not one of their pronunciations, and the edit distance to the closest
     pronunciation summed over words, divided by the summed length of those
-    closest pronunciations.
+    closest pronunciations. Inputs of another shape (e.g. one pronunciation per
+    word instead of a list of them) raise ``TypeError``.
 
     >>> cat, dog = ['K', 'AE1', 'T'], ['D', 'AO1', 'G']
     >>> error_rates([cat, dog], [[cat], [['D', 'AA1', 'G'], ['D', 'AO1', 'G', 'Z']]])  # dog: 1 edit of 3 or of 4
@@ -2253,8 +2307,22 @@ def error_rates(predictions, references, stress: bool = True) -> dict:
     >>> error_rates([cat, dog], [[cat], [['D', 'AA1', 'G']]], stress=False)['wer']  # AO and AA still differ
     0.5
     """
+    _check_bool("stress", stress)
+    for name, value in (("predictions", predictions), ("references", references)):
+        if not isinstance(value, (list, tuple)):
+            raise TypeError(f"{name} must be a list with one item per word, not {_describe(value)}")
     if len(predictions) != len(references) or not predictions:
         raise ValueError(f"need one prediction per word, got {len(predictions)} for {len(references)} words")
+    for i, (predicted, pronunciations) in enumerate(zip(predictions, references)):
+        if not _is_phonemes(predicted):
+            raise TypeError(f"predictions[{i}] must be a list of phonemes (str), not {predicted!r}")
+        if not (
+            isinstance(pronunciations, (list, tuple)) and pronunciations and all(map(_is_phonemes, pronunciations))
+        ):
+            raise TypeError(
+                f"references[{i}] must be a non-empty list of pronunciations, each a list of phonemes, "
+                f"not {pronunciations!r}"
+            )
     wrong = edits = length = 0
     for predicted, pronunciations in zip(predictions, references):
         if not stress:
