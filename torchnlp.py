@@ -203,11 +203,19 @@ def _check_model(model) -> None:
         raise TypeError(f"model must be a model (an nn.Module), not {_describe(model)}")
 
 
+def _device(device) -> torch.device:
+    """``torch.device(device)``; a name torch does not know raises ``ValueError`` naming ``device``."""
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise ValueError(f"device must be a device such as 'cpu', 'cuda' or 'mps', not {device!r}") from e
+
+
 def _model_device(model, device=None) -> torch.device:
     """``device`` if given, else the device of ``model``'s first parameter (the CPU if it has none)."""
     _check_model(model)
     if device is not None:
-        return torch.device(device)
+        return _device(device)
     first = next(model.parameters(), None)
     return first.device if first is not None else torch.device("cpu")
 
@@ -376,15 +384,24 @@ def read_data_file(name: str) -> bytes:
     """The content of data file ``name``, uncompressed and checked against its sha256.
 
     Quick-mode samples are not checked: they are part of the repository. A
-    truncated or corrupt ``.gz`` file raises ``DataError``, as a wrong checksum does.
+    truncated or corrupt ``.gz`` file raises ``DataError``, as a wrong checksum
+    does, and so does content over twice the expected size (a gzip bomb is
+    never unpacked into memory).
     """
     path = find_data_file(name)
-    _, url, expected, _ = DATA_FILES[name]
+    _, url, expected, size = DATA_FILES[name]
+    limit = 2 * size  # bytes: far above the real file (IMDb's size is its archive's, more than its CSV)
     remedy = f"Replace it with a good copy or delete it to download it again from {url}."
     try:
-        data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        if path.suffix == ".gz":
+            with gzip.open(path) as f:
+                data = f.read(limit + 1)
+        else:
+            data = path.read_bytes() if path.stat().st_size <= limit else b"\0" * (limit + 1)
     except (OSError, EOFError, zlib.error) as e:  # BadGzipFile is an OSError; a truncated file gives EOFError
         raise DataError(f"{path} cannot be decompressed ({e}): it is truncated or corrupt. {remedy}") from e
+    if len(data) > limit:
+        raise DataError(f"{path} holds more than {limit} bytes, far more than {name} has. {remedy}")
     if not quick_mode() and hashlib.sha256(data).hexdigest() != expected:
         raise DataError(
             f"{path} does not match its checksum (sha256 {expected} expected): "
@@ -966,6 +983,8 @@ class BucketBatchSampler(torch.utils.data.Sampler):
         _check_int("pool", pool)
         _check_bool("shuffle", shuffle)
         _check_int("seed", seed, low=0)
+        if not isinstance(lengths, (Sequence, torch.Tensor)) or isinstance(lengths, str):
+            raise TypeError(f"lengths must be a list of ints, one per item, not {_describe(lengths)}")
         if len(lengths) == 0:
             raise ValueError("lengths is empty: there is no item to batch")
         self.lengths = torch.as_tensor(lengths)
@@ -1015,6 +1034,8 @@ def make_loader(
     _check_bool("shuffle", shuffle)
     _check_bool("bucket", bucket)
     _check_int("seed", seed, low=0)
+    if not callable(collate_fn):
+        raise TypeError(f"collate_fn must be a function from a list of items to a batch, not {collate_fn!r}")
     pin = torch.cuda.is_available()
     if bucket:
         sampler = BucketBatchSampler([len(ids) for ids, _ in data], batch_size, shuffle=shuffle, seed=seed)
@@ -1251,6 +1272,7 @@ class CharLSTM(nn.Module):
         ``x``: ``(B, T)`` character ids in ``0..vocab_size-1``; ``state``: ``(h, c)``, each
         ``(num_layers, B, hidden_dim)``, or ``None`` for zeros. Returns
         ``(logits (B, T, vocab_size), state)``, like ``nn.LSTM`` returns its state.
+        A ``state`` of another shape (e.g. from a batch of another size) raises ``ValueError``.
 
     ``bf16=True`` runs the layers under ``torch.autocast`` in bfloat16 (about
     twice as fast on CPUs with bfloat16 units, see ``cpu_has_bf16``); the
@@ -1286,6 +1308,14 @@ class CharLSTM(nn.Module):
 
     def forward(self, x: torch.Tensor, state=None):
         _check_ids("x", x, dim=2, vocab_size=self.embedding.num_embeddings)
+        shape = (self.rnn.num_layers, x.size(0), self.rnn.hidden_size)
+        if state is not None and not (
+            isinstance(state, tuple)
+            and len(state) == 2
+            and all(isinstance(s, torch.Tensor) for s in state)
+            and state[0].shape == state[1].shape == shape
+        ):
+            raise ValueError(f"state must be None or (h, c), each {shape} for this batch, not {_describe(state)}")
         if self.bf16 and x.device.type == "cpu" and not cpu_has_bf16():
             raise RuntimeError(
                 "CharLSTM: bf16=True needs a CPU with bfloat16 units (cpu_has_bf16() is False here) "
@@ -1311,6 +1341,8 @@ class MultiOptimizer:
     """Several optimizers stepped as one (``zero_grad`` and ``step`` call each)."""
 
     def __init__(self, *optimizers):
+        for optimizer in optimizers:
+            _check_optimizer(optimizer)
         self.optimizers = optimizers
 
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -1357,10 +1389,7 @@ def make_adam(model: nn.Module, lr: float = 1e-3):
 
 def supports_sparse_gradients(device) -> bool:
     """Whether sparse embedding gradients work on ``device``: not on Apple's MPS backend (no sparse tensors)."""
-    try:
-        return torch.device(device).type != "mps"
-    except (RuntimeError, TypeError) as e:
-        raise ValueError(f"device must be a device such as 'cpu', 'cuda' or 'mps', not {device!r}") from e
+    return _device(device).type != "mps"
 
 
 def cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -1415,6 +1444,8 @@ def run_epoch(
         raise TypeError(f"loader must be a DataLoader (or another iterable of batches), not {loader!r}")
     if optimizer is not None:
         _check_optimizer(optimizer)
+    if not callable(loss_fn):
+        raise TypeError(f"loss_fn must be a function loss_fn(output, y), not {loss_fn!r}")
     if clip is not None:
         _check_positive("clip", clip)
     if epoch_size is not None:

@@ -626,3 +626,13 @@ def test_archive_conversion_creates_the_folder_and_refuses_a_memory_bomb(tmp_pat
     with pytest.raises(torchnlp.DataError, match="over 50 bytes of reviews"):
         torchnlp.convert_imdb_archive(archive, tmp_path / "other")
     assert not (tmp_path / "other").exists()
+
+
+def test_a_gzip_bomb_in_the_data_folder_is_refused_before_it_is_unpacked(no_data, monkeypatch, tmp_path):
+    folder = tmp_path / "data"
+    (folder / "mysterious_island").mkdir(parents=True)
+    (folder / (BOOK + ".gz")).write_bytes(gzip.compress(bytes(50 << 20)))  # 50 MB of zeros in 50 kB
+    monkeypatch.setenv("TORCHNLP_DATA", str(folder))
+    expect_sample_book(monkeypatch)  # the book's sample: 0.1 MB, so at most 0.2 MB is read
+    with pytest.raises(torchnlp.DataError, match=r"holds more than \d+ bytes, far more than"):
+        torchnlp.read_data_file(BOOK)

@@ -826,3 +826,29 @@ def test_char_helpers_check_their_text():
             torchnlp.char_vocab(text)
     with pytest.raises(ValueError, match="ids: a text of 0 characters is too short"):  # gave an empty data set
         torchnlp.char_dataset(torch.zeros(0, dtype=torch.long), 3)
+
+
+def test_more_loop_and_model_arguments_are_checked():
+    model = torchnlp.RNNClassifier(10, 2, embed_dim=4, hidden_dim=4)
+    loader = torchnlp.make_loader(toy_task(8), batch_size=4)
+    for call, error, message in [
+        (lambda: torchnlp.evaluate(model, loader, device="gpu", progress=False), ValueError, "device must be a device"),
+        (
+            lambda: torchnlp.evaluate(model, loader, loss_fn=None, progress=False),
+            TypeError,
+            "loss_fn must be a function",
+        ),
+        (lambda: torchnlp.make_loader(toy_task(4), collate_fn=None), TypeError, "collate_fn must be a function"),
+        (
+            lambda: torchnlp.MultiOptimizer(torch.optim.SGD(model.parameters(), lr=0.1), 0.1),
+            TypeError,
+            "optimizer must",
+        ),
+        (lambda: torchnlp.BucketBatchSampler(5, 2), TypeError, "lengths must be a list of ints"),
+    ]:
+        with pytest.raises(error, match=message):
+            call()
+    char_model = torchnlp.CharLSTM(10, embed_dim=4, hidden_dim=6)
+    _, state = char_model(torch.tensor([[1, 2], [3, 4], [5, 6]]))
+    with pytest.raises(ValueError, match=r"state must be None or \(h, c\), each \(1, 2, 6\) for this batch"):
+        char_model(torch.tensor([[1, 2], [3, 4]]), state)  # a state from a batch of 3
