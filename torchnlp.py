@@ -459,7 +459,9 @@ def download(
     (headers included) still running after ``deadline`` seconds, however slowly
     the server trickles its bytes. A response without ``Content-Length`` (read
     to its end) needs a checksum: otherwise a cut transfer would pass for a
-    whole one. Bad arguments raise ``TypeError`` or ``ValueError``.
+    whole one. A folder that cannot be written raises ``DataError`` too. Bad
+    arguments raise ``TypeError`` or ``ValueError`` (``timeout`` and ``deadline``
+    are positive, finite numbers of seconds).
     """
     if not isinstance(url, str):
         raise TypeError(f"url must be a str, not {_describe(url)}")
@@ -468,10 +470,16 @@ def download(
     expected = {k: _check_digest(k, v) for k, v in (("sha256", sha256), ("md5", md5)) if v is not None}
     if max_bytes is not None:
         _check_int("max_bytes", max_bytes, low=0)
-    _check_positive("timeout", timeout)
-    _check_positive("deadline", deadline)
+    for name, seconds in (("timeout", timeout), ("deadline", deadline)):
+        _check_positive(name, seconds)
+        if math.isinf(seconds):
+            raise ValueError(f"{name} must be a finite number of seconds, not {seconds}")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".part")
+    except OSError as e:
+        raise DataError(f"cannot write {path} ({type(e).__name__}: {e})") from e
     digests = {k: hashlib.new(k) for k in expected}
     start = time.monotonic()
     chunks, stop = queue.Queue(), threading.Event()
@@ -487,7 +495,6 @@ def download(
         return item
 
     received = 0
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as out:
             total = _content_length(headers := next_item())
@@ -1406,7 +1413,7 @@ def cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
             f"labels ({labels.dtype} {tuple(labels.shape)}) must be integer classes, one per row of logits "
             f"{tuple(logits.shape)}: logits' shape without its last axis (the classes)"
         )
-    return F.cross_entropy(logits.reshape(-1, logits.size(-1)), labels.reshape(-1))
+    return F.cross_entropy(logits.reshape(-1, logits.size(-1)), labels.reshape(-1).long())  # int32 would fail
 
 
 def run_epoch(

@@ -636,3 +636,12 @@ def test_a_gzip_bomb_in_the_data_folder_is_refused_before_it_is_unpacked(no_data
     expect_sample_book(monkeypatch)  # the book's sample: 0.1 MB, so at most 0.2 MB is read
     with pytest.raises(torchnlp.DataError, match=r"holds more than \d+ bytes, far more than"):
         torchnlp.read_data_file(BOOK)
+
+
+def test_download_limits_must_be_finite_and_its_folder_writable(tmp_path):
+    for name in ("timeout", "deadline"):  # inf overflowed inside the socket and queue
+        with pytest.raises(ValueError, match=f"{name} must be a finite number of seconds"):
+            torchnlp.download("http://127.0.0.1:9/never-asked", tmp_path / "x", **{name: float("inf")})
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(torchnlp.DataError, match="cannot write .*file.x"):
+        torchnlp.download("http://127.0.0.1:9/never-asked", tmp_path / "file" / "x", sha256="0" * 64)

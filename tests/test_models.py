@@ -743,6 +743,8 @@ def test_cross_entropy_checks_its_arguments():
     ]:
         with pytest.raises(ValueError, match="labels .* must be integer classes, one per row of logits"):
             torchnlp.cross_entropy(logits, labels)
+    int32 = torchnlp.cross_entropy(torch.zeros(2, 3), torch.zeros(2, dtype=torch.int32))  # torch wants int64
+    assert int32.item() == pytest.approx(torch.log(torch.tensor(3.0)))
     with pytest.raises(TypeError, match="logits and labels must be tensors"):
         torchnlp.cross_entropy([[1.0, 2.0]], torch.zeros(1, dtype=torch.long))
 
