@@ -393,11 +393,8 @@ def read_data_file(name: str) -> bytes:
     limit = 2 * size  # bytes: far above the real file (IMDb's size is its archive's, more than its CSV)
     remedy = f"Replace it with a good copy or delete it to download it again from {url}."
     try:
-        if path.suffix == ".gz":
-            with gzip.open(path) as f:
-                data = f.read(limit + 1)
-        else:
-            data = path.read_bytes() if path.stat().st_size <= limit else b"\0" * (limit + 1)
+        with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as f:
+            data = f.read(limit + 1)
     except (OSError, EOFError, zlib.error) as e:  # BadGzipFile is an OSError; a truncated file gives EOFError
         raise DataError(f"{path} cannot be decompressed ({e}): it is truncated or corrupt. {remedy}") from e
     if len(data) > limit:
