@@ -2107,8 +2107,8 @@ def evaluate_forecast(model, loader, device=None) -> dict:
             absolute += error.abs().sum().item()
             count += y.numel()
             windows += len(y)
-    if windows == 0:
-        raise ValueError("the loader yielded no batch")
+    if count == 0:
+        raise ValueError("the loader yielded no batch" if windows == 0 else "the targets y hold no value (width 0)")
     _check_loss(squared / count, f"(mean squared error) over {windows} windows")
     return {"mse": squared / count, "mae": absolute / count, "windows": windows}
 
@@ -2352,10 +2352,12 @@ def error_rates(predictions, references, stress: bool = True) -> dict:
         if not _is_phonemes(predicted):
             raise TypeError(f"predictions[{i}] must be a list of phonemes (str), not {predicted!r}")
         if not (
-            isinstance(pronunciations, (list, tuple)) and pronunciations and all(map(_is_phonemes, pronunciations))
+            isinstance(pronunciations, (list, tuple))
+            and pronunciations
+            and all(_is_phonemes(p) and p for p in pronunciations)
         ):
             raise TypeError(
-                f"references[{i}] must be a non-empty list of pronunciations, each a list of phonemes, "
+                f"references[{i}] must be a non-empty list of pronunciations, each a non-empty list of phonemes, "
                 f"not {pronunciations!r}"
             )
     wrong = edits = length = 0

@@ -186,6 +186,7 @@ def test_error_rates_refuse_inputs_of_another_shape():
         ([cat], [cat], r"references\[0\] must be a non-empty list of pronunciations"),  # scored 'K' vs cat
         (["K AE1 T"], [[cat]], r"predictions\[0\] must be a list of phonemes"),  # scored letters
         ([cat], [[]], r"references\[0\] must be a non-empty list"),  # min() of an empty sequence
+        ([cat], [[[]]], r"each a non-empty list of phonemes"),  # the PER divided by 0
         (None, None, "predictions must be a list with one item per word"),
     ]:
         with pytest.raises(TypeError, match=message):

@@ -146,3 +146,9 @@ def test_evaluate_forecast_baselines_nan_and_bad_batches():
     triples = [(torch.zeros(2, 96, 2), torch.zeros(2, 96, 2), torch.zeros(2))]
     with pytest.raises(TypeError, match=r"each batch of loader must be \(x, y\)"):
         torchnlp.evaluate_forecast(Last(), triples)
+
+
+def test_evaluate_forecast_of_targets_without_values_raises():
+    empty = [(torch.zeros(2, 96, 0), torch.zeros(2, 96, 0))]  # no column: the means would divide by 0
+    with pytest.raises(ValueError, match="the targets y hold no value"):
+        torchnlp.evaluate_forecast(Constant(0.0), empty)
