@@ -236,13 +236,18 @@ def _check_loss(loss: float, where: str) -> None:
 
 
 def _check_ids(name: str, ids, dim: int, vocab_size: int | None = None) -> None:
-    """Raise unless ``ids`` is a ``dim``-D int64 (or int32) tensor, with values in ``0..vocab_size-1`` if given."""
+    """Raise unless ``ids`` is a ``dim``-D int64 (or int32) tensor, with values in ``0..vocab_size-1`` if given.
+
+    A ``(B, T)`` batch needs ``T >= 1``: a recurrent layer has no step to read otherwise.
+    """
     integer = isinstance(ids, torch.Tensor) and ids.dtype in (torch.int64, torch.int32)  # what nn.Embedding reads
     if not integer or ids.dim() != dim:
         got = f"{_describe(ids)} {ids.dtype}" if isinstance(ids, torch.Tensor) else type(ids).__name__
         shape = "a (B, T) tensor" if dim == 2 else f"a {dim}-D tensor"
         hint = " (for one sequence, pass x[None])" if dim == 2 and integer and ids.dim() == 1 else ""
         raise TypeError(f"{name} must be {shape} of integer ids (int64), got {got}{hint}")
+    if dim == 2 and ids.size(1) == 0:
+        raise ValueError(f"{name} {tuple(ids.shape)} has no step (T = 0): every sequence needs at least one token")
     if vocab_size is not None and ids.numel():
         low, high = (int(v) for v in ids.aminmax())
         if low < 0 or high >= vocab_size:
@@ -1375,6 +1380,8 @@ def make_adam(model: nn.Module, lr: float = 1e-3):
     if not isinstance(model, nn.Module):
         raise TypeError(f"make_adam takes the model (an nn.Module), not {_describe(model)}: it finds its embeddings")
     _check_positive("lr", lr)
+    if next(model.parameters(), None) is None:
+        raise ValueError(f"make_adam: the model {type(model).__name__} has no parameters to train")
     for m in model.modules():
         embedding = isinstance(m, (nn.Embedding, nn.EmbeddingBag))
         if embedding and m.sparse and not supports_sparse_gradients(m.weight.device):

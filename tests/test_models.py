@@ -850,7 +850,12 @@ def test_more_loop_and_model_arguments_are_checked():
     ]:
         with pytest.raises(error, match=message):
             call()
+    with pytest.raises(ValueError, match="make_adam: the model ReLU has no parameters"):
+        torchnlp.make_adam(torch.nn.ReLU())
     char_model = torchnlp.CharLSTM(10, embed_dim=4, hidden_dim=6)
+    for m in (model, char_model):  # "Expected sequence length to be larger than 0 in RNN" before
+        with pytest.raises(ValueError, match=r"x \(2, 0\) has no step \(T = 0\)"):
+            m(torch.zeros(2, 0, dtype=torch.long))
     _, state = char_model(torch.tensor([[1, 2], [3, 4], [5, 6]]))
     with pytest.raises(ValueError, match=r"state must be None or \(h, c\), each \(1, 2, 6\) for this batch"):
         char_model(torch.tensor([[1, 2], [3, 4]]), state)  # a state from a batch of 3
