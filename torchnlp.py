@@ -1585,6 +1585,7 @@ def train_epoch(
             "optimizer = torchnlp.make_adam(model, lr) and pass it every epoch, or call "
             "torchnlp.train(model, loader, epochs=..., lr=...), which builds one"
         )
+    _check_model(model)
     model.train()
     return run_epoch(model, loader, optimizer, loss_fn, device, clip, epoch_size, desc, progress)
 

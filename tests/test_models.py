@@ -789,6 +789,8 @@ def test_loops_take_a_model_without_parameters():
     assert torchnlp.evaluate(Constant(), loader, progress=False)["samples"] == 10  # StopIteration before
     with pytest.raises(TypeError, match="model must be a model"):
         torchnlp.evaluate(None, loader, progress=False)
+    with pytest.raises(TypeError, match="model must be a model"):  # 'NoneType' object has no attribute 'train'
+        torchnlp.train(None, loader, optimizer=torch.optim.SGD([torch.zeros(1)], lr=0.1), verbose=False)
 
 
 def test_logits_with_no_finite_maximum_raise_rather_than_give_nan():
