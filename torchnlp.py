@@ -488,10 +488,12 @@ def download(
     threading.Thread(target=_fetch, args=(url, timeout, chunks, stop), daemon=True).start()
 
     def next_item():  # the headers, then each chunk of the body (b"" at its end), waiting until the deadline
-        try:
-            item = chunks.get(timeout=max(deadline - (time.monotonic() - start), 0))
-        except queue.Empty:
-            raise DataError(f"download of {url} took more than {deadline:g} s ({received} bytes)") from None
+        left, item = deadline - (time.monotonic() - start), None
+        if left > 0:  # checked also while chunks keep coming: the deadline bounds the whole transfer
+            with contextlib.suppress(queue.Empty):
+                item = chunks.get(timeout=left)
+        if item is None:
+            raise DataError(f"download of {url} took more than {deadline:g} s ({received} bytes)")
         if isinstance(item, BaseException):
             raise item
         return item
