@@ -1801,6 +1801,18 @@ def text_windows(ids: torch.Tensor, batch_size: int, seq_len: int, offset: int =
     return ((inputs[:, i : i + seq_len], targets[:, i : i + seq_len]) for i in range(0, n, seq_len))
 
 
+def _language_model(caller: str, model, x: torch.Tensor, state):
+    """``model(x, state)``, raising ``TypeError`` unless it is ``(logits (B, T, V), state)`` as ``CharLSTM`` returns."""
+    output = model(x, state)
+    logits = output[0] if isinstance(output, tuple) and len(output) == 2 else None
+    if not (isinstance(logits, torch.Tensor) and logits.dim() == 3):
+        raise TypeError(
+            f"{caller} needs a language model called as model(x (B, T), state) -> (logits (B, T, V), state), "
+            f"like CharLSTM; this model returned {_describe(output)}"
+        )
+    return output
+
+
 def _detach(state):
     """A recurrent state (a tensor, or a tuple like an LSTM's ``(h, c)``) cut from its graph."""
     return tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
@@ -1844,7 +1856,7 @@ def train_text(
     model.train()
     for step, (x, y) in enumerate(tqdm(windows, desc=desc, disable=not progress, leave=False, mininterval=0.5)):
         x, y = x.to(device), y.to(device)
-        logits, state = model(x, state)
+        logits, state = _language_model("train_text", model, x, state)
         state = _detach(state)  # carried forward, but no gradient flows into the previous window
         loss = cross_entropy(logits, y)
         total_loss += loss.detach() * y.numel()
@@ -1889,7 +1901,7 @@ def evaluate_text(model, ids: torch.Tensor, batch_size: int = 64, seq_len: int =
     with eval_mode(model):
         for x, y in text_windows(ids, batch_size, seq_len):
             x, y = x.to(device), y.to(device)
-            logits, state = model(x, state)  # (B, T, V)
+            logits, state = _language_model("evaluate_text", model, x, state)  # (B, T, V)
             total_loss += F.cross_entropy(logits.flatten(0, 1).float(), y.flatten(), reduction="sum").item()
             correct += (logits.argmax(-1) == y).sum().item()
             count += y.numel()
@@ -1970,14 +1982,7 @@ def generate(
     device = _model_device(model)
     out = []
     with eval_mode(model):
-        output = model(torch.tensor([ids], device=device))
-        logits = output[0] if isinstance(output, tuple) and len(output) == 2 else None
-        if not (isinstance(logits, torch.Tensor) and logits.dim() == 3):
-            raise TypeError(
-                "generate needs a language model called as model(x (1, T), state) -> (logits (1, T, V), state), "
-                f"like CharLSTM; this model returned {_describe(output)}"
-            )
-        state = output[1]
+        logits, state = _language_model("generate", model, torch.tensor([ids], device=device), None)
         if logits.size(-1) != len(vocab):
             raise ValueError(
                 f"the model has {logits.size(-1)} outputs but vocab has {len(vocab)} tokens: "
@@ -1992,7 +1997,7 @@ def generate(
             else:
                 index = int(torch.multinomial(softmax_with_temperature(last, temperature), 1, generator=generator))
             out.append(index)
-            logits, state = model(torch.tensor([[index]], device=device), state)
+            logits, state = _language_model("generate", model, torch.tensor([[index]], device=device), state)
     return prefix + vocab.decode(out)
 
 

@@ -110,3 +110,12 @@ def test_a_nan_loss_stops_train_text_and_evaluate_text():
     assert all(torch.allclose(b, p, equal_nan=True) for b, p in zip(before, model.parameters()))  # no step taken
     with pytest.raises(ValueError, match="the loss is nan over 158 characters"):
         torchnlp.evaluate_text(model, ids, 2, 5)
+
+
+def test_text_loops_need_a_language_model():
+    classifier = torchnlp.RNNClassifier(8, 2, embed_dim=4, hidden_dim=4)  # returns logits (B, 2), no state
+    ids = torch.arange(8).repeat(20)
+    with pytest.raises(TypeError, match=r"evaluate_text needs a language model .*returned Tensor \(2, 2\)"):
+        torchnlp.evaluate_text(classifier, ids, 2, 5)  # 'too many values to unpack' before
+    with pytest.raises(TypeError, match="train_text needs a language model"):
+        torchnlp.train_text(classifier, ids, torch.optim.SGD(classifier.parameters(), lr=0.1), 2, 5, progress=False)
