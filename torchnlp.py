@@ -1494,9 +1494,10 @@ def run_epoch(
         targets += n
         total_loss += loss.detach() * n  # loss is a batch mean; keep no graph
         if step % 25 == 0:  # one GPU sync every 25 batches: a NaN loss stops the epoch before it trains on
-            _check_loss(total_loss.item() / max(targets, 1), f"by batch {step + 1}")
+            running = total_loss.item() / max(targets, 1)
+            _check_loss(running, f"by batch {step + 1}")
             if progress:
-                bar.set_postfix(loss=f"{total_loss.item() / max(targets, 1):.3f}")
+                bar.set_postfix(loss=f"{running:.3f}")
         if optimizer is not None:
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -1513,9 +1514,10 @@ def run_epoch(
             break
     if items == 0:
         raise ValueError("the loader yielded no batch")
-    _check_loss(total_loss.item() / max(targets, 1), f"after {step + 1} batches")
+    mean_loss = total_loss.item() / max(targets, 1)
+    _check_loss(mean_loss, f"after {step + 1} batches")
     return {
-        "loss": total_loss.item() / max(targets, 1),
+        "loss": mean_loss,
         "acc": correct.item() / max(targets, 1) if classes else None,
         "samples": items,
         "seconds": time.perf_counter() - start,
