@@ -1870,9 +1870,10 @@ def train_text(
         grad_norms.append(nn.utils.clip_grad_norm_(model.parameters(), clip if clip is not None else math.inf))
         optimizer.step()
         correct += (logits.argmax(-1) == y).sum()
-    _check_loss(float(total_loss) / count, f"after {len(windows)} windows")
+    mean_loss = float(total_loss) / count
+    _check_loss(mean_loss, f"after {len(windows)} windows")
     return {
-        "loss": float(total_loss) / count,
+        "loss": mean_loss,
         "acc": float(correct) / count,
         "samples": count,
         "seconds": time.perf_counter() - start,
