@@ -2020,10 +2020,14 @@ def load_ett() -> tuple[list[str], torch.Tensor, list[str]]:
     allows no modified copies); quick mode reads the same file, shipped in
     ``data/quick``.
     """
-    header, *rows = read_csv("ett/ETTh1.csv")
-    if header[0] != "date" or any(len(r) != len(header) for r in rows):
+    rows = read_csv("ett/ETTh1.csv")
+    if not rows or rows[0][:1] != ["date"] or any(len(r) != len(rows[0]) for r in rows):
         raise DataError("ett/ETTh1.csv does not have the columns date,HUFL,...,OT on every row")
-    values = torch.tensor([[float(v) for v in r[1:]] for r in rows], dtype=torch.float32)
+    header, *rows = rows
+    try:
+        values = torch.tensor([[float(v) for v in r[1:]] for r in rows], dtype=torch.float32)
+    except ValueError as e:
+        raise DataError(f"ett/ETTh1.csv holds a value that is not a number ({e})") from e
     return [r[0] for r in rows], values, header[1:]
 
 
@@ -2145,9 +2149,10 @@ def load_cmudict() -> list[tuple[str, list[str]]]:
     """
     entries = []
     for number, line in enumerate(read_data_file("cmudict/cmudict.dict").decode("utf-8").splitlines(), 1):
-        word, *phonemes = line.split("#")[0].split()
-        if not phonemes:
-            raise DataError(f"cmudict/cmudict.dict line {number} has no phonemes: {line!r}")
+        fields = line.split("#")[0].split()
+        if len(fields) < 2:  # a blank line failed to unpack before
+            raise DataError(f"cmudict/cmudict.dict line {number} has no word and phonemes: {line!r}")
+        word, *phonemes = fields
         entries.append((word.split("(")[0], phonemes))
     return entries
 

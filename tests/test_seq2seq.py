@@ -1,5 +1,6 @@
 """Sequence to sequence: CMUdict, splitting by word, batches of pairs, beam search, error rates."""
 
+import hashlib
 import itertools
 import math
 
@@ -199,3 +200,17 @@ def test_error_rates_refuse_inputs_of_another_shape():
     for a, b in ((None, "a"), (5, [1])):
         with pytest.raises(TypeError, match="must be a sequence"):
             torchnlp.edit_distance(a, b)
+
+
+def test_a_blank_line_in_cmudict_raises_a_data_error(no_data, monkeypatch, tmp_path):
+    content = b"a AH0\n\nb B IY1\n"
+    folder = tmp_path / "data"
+    (folder / "cmudict").mkdir(parents=True)
+    (folder / "cmudict" / "cmudict.dict").write_bytes(content)
+    monkeypatch.setenv("TORCHNLP_DATA", str(folder))
+    sha256 = hashlib.sha256(content).hexdigest()
+    monkeypatch.setitem(
+        torchnlp.DATA_FILES, "cmudict/cmudict.dict", ("CMUdict", "http://127.0.0.1:9/none", sha256, 100)
+    )
+    with pytest.raises(torchnlp.DataError, match="line 2 has no word and phonemes"):  # failed to unpack before
+        torchnlp.load_cmudict()

@@ -1,5 +1,7 @@
 """Time series: the ETTh1 data, standard windows, scaling and forecast metrics."""
 
+import hashlib
+
 import pytest
 import torch
 
@@ -152,3 +154,15 @@ def test_evaluate_forecast_of_targets_without_values_raises():
     empty = [(torch.zeros(2, 96, 0), torch.zeros(2, 96, 0))]  # no column: the means would divide by 0
     with pytest.raises(ValueError, match="the targets y hold no value"):
         torchnlp.evaluate_forecast(Constant(0.0), empty)
+
+
+@pytest.mark.parametrize("content", [b"", b"date,OT\n2016-07-01 00:00:00,abc\n"], ids=["empty", "not-a-number"])
+def test_a_malformed_ett_file_raises_a_data_error(content, no_data, monkeypatch, tmp_path):
+    folder = tmp_path / "data"
+    (folder / "ett").mkdir(parents=True)
+    (folder / "ett" / "ETTh1.csv").write_bytes(content)
+    monkeypatch.setenv("TORCHNLP_DATA", str(folder))
+    sha256 = hashlib.sha256(content).hexdigest()  # as if it were the published file: only the parsing can tell
+    monkeypatch.setitem(torchnlp.DATA_FILES, "ett/ETTh1.csv", ("ETTh1", "http://127.0.0.1:9/none", sha256, 100))
+    with pytest.raises(torchnlp.DataError, match="ett/ETTh1.csv"):  # ValueError from unpacking or float() before
+        torchnlp.load_ett()
