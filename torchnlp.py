@@ -632,9 +632,17 @@ IMDB_CLASSES = ["neg", "pos"]
 QUICK_AG_NEWS_TEST = 1600  # quick mode: AG News' test split is split into 6,000 train / 1,600 test
 
 
+def _read_text(name: str) -> str:
+    """The content of data file ``name`` (``read_data_file``) as UTF-8 text; other bytes raise ``DataError``."""
+    try:
+        return read_data_file(name).decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise DataError(f"{name} is not UTF-8 text ({e})") from e
+
+
 def read_csv(name: str) -> list[list[str]]:
     """Rows of the CSV data file ``name``."""
-    text = read_data_file(name).decode("utf-8")
+    text = _read_text(name)
     return list(csv.reader(io.StringIO(text, newline="")))
 
 
@@ -671,7 +679,7 @@ def load_book() -> str:
     Gutenberg', with line ends read as ``\\n``: 1,112,350 characters, 80
     distinct (quick mode: the first 100,000 characters of it).
     """
-    text = read_data_file("mysterious_island/1268-0.txt").decode("utf-8")
+    text = _read_text("mysterious_island/1268-0.txt")
     text = text.replace("\r\n", "\n").replace("\r", "\n")  # universal newlines, as open() reads it
     start, end = text.find("THE MYSTERIOUS ISLAND"), text.find("End of the Project Gutenberg")
     if start < 0 or end < start:
@@ -2148,7 +2156,7 @@ def load_cmudict() -> list[tuple[str, list[str]]]:
     dropped. Phonemes are ARPAbet; vowels carry a stress digit (0, 1, 2).
     """
     entries = []
-    for number, line in enumerate(read_data_file("cmudict/cmudict.dict").decode("utf-8").splitlines(), 1):
+    for number, line in enumerate(_read_text("cmudict/cmudict.dict").splitlines(), 1):
         fields = line.split("#")[0].split()
         if len(fields) < 2:  # a blank line failed to unpack before
             raise DataError(f"cmudict/cmudict.dict line {number} has no word and phonemes: {line!r}")

@@ -645,3 +645,14 @@ def test_download_limits_must_be_finite_and_its_folder_writable(tmp_path):
     (tmp_path / "file").write_text("not a folder")
     with pytest.raises(torchnlp.DataError, match="cannot write .*file.x"):
         torchnlp.download("http://127.0.0.1:9/never-asked", tmp_path / "file" / "x", sha256="0" * 64)
+
+
+def test_a_data_file_that_is_not_utf8_raises_a_data_error(no_data, monkeypatch, tmp_path):
+    folder = tmp_path / "data"
+    (folder / "mysterious_island").mkdir(parents=True)
+    content = b"THE MYSTERIOUS ISLAND \xff End of the Project Gutenberg"
+    (folder / BOOK).write_bytes(content)
+    monkeypatch.setenv("TORCHNLP_DATA", str(folder))
+    monkeypatch.setitem(torchnlp.DATA_FILES, BOOK, ("the book", "http://127.0.0.1:9/none", sha256(content), 100))
+    with pytest.raises(torchnlp.DataError, match=f"{BOOK} is not UTF-8 text"):  # a UnicodeDecodeError before
+        torchnlp.load_book()
