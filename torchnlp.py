@@ -68,15 +68,17 @@ import math
 import numbers
 import operator
 import os
+import queue
 import random
 import tarfile
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
 import warnings
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import torch
@@ -143,7 +145,9 @@ def seed_everything(seed: int = 0) -> None:
     """Seed Python's and PyTorch's random generators (CPU and GPU) with ``seed``.
 
     Two runs of a lesson on the same machine then give the same numbers.
+    ``seed`` must be an int, at least 0.
     """
+    _check_int("seed", seed, low=0)
     random.seed(seed)
     torch.manual_seed(seed)  # also seeds every CUDA device
 
@@ -179,14 +183,71 @@ def _check_positive(name: str, value) -> None:
         raise ValueError(f"{name} must be positive, not {value}")
 
 
+def _check_bool(name: str, value) -> None:
+    """Raise ``TypeError`` unless ``value`` is True or False (a string such as ``'no'`` would count as True)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, not {value!r}")
+
+
+def _check_dropout(name: str, value) -> None:
+    """Raise ``TypeError`` unless ``value`` is a number, ``ValueError`` unless it lies in 0..1."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number in 0..1, not {value!r} ({type(value).__name__})")
+    if not 0 <= value <= 1:  # also refuses nan
+        raise ValueError(f"{name} must lie in 0..1 (the probability of zeroing a value), not {value}")
+
+
+def _check_model(model) -> None:
+    """Raise ``TypeError`` unless ``model`` is an ``nn.Module``."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a model (an nn.Module), not {_describe(model)}")
+
+
+def _device(device) -> torch.device:
+    """``torch.device(device)``; a name torch does not know raises ``ValueError`` naming ``device``."""
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise ValueError(f"device must be a device such as 'cpu', 'cuda' or 'mps', not {device!r}") from e
+
+
+def _model_device(model, device=None) -> torch.device:
+    """``device`` if given, else the device of ``model``'s first parameter (the CPU if it has none)."""
+    _check_model(model)
+    if device is not None:
+        return _device(device)
+    first = next(model.parameters(), None)
+    return first.device if first is not None else torch.device("cpu")
+
+
+def _check_optimizer(optimizer) -> None:
+    """Raise ``TypeError`` unless ``optimizer`` has a ``step`` method (a class is not an optimizer)."""
+    if isinstance(optimizer, type) or not hasattr(optimizer, "step"):
+        raise TypeError(f"optimizer must be an optimizer, e.g. torchnlp.make_adam(model, lr), not {optimizer!r}")
+
+
+def _check_loss(loss: float, where: str) -> None:
+    """Raise ``ValueError`` unless the mean loss ``loss`` is finite (rather than go on with NaN weights)."""
+    if not math.isfinite(loss):
+        raise ValueError(
+            f"the loss is {loss} {where}: the model's outputs or the targets hold NaN or inf, or training "
+            "diverged (lower the learning rate, or clip the gradients with clip=)"
+        )
+
+
 def _check_ids(name: str, ids, dim: int, vocab_size: int | None = None) -> None:
-    """Raise unless ``ids`` is a ``dim``-D int64 (or int32) tensor, with values in ``0..vocab_size-1`` if given."""
+    """Raise unless ``ids`` is a ``dim``-D int64 (or int32) tensor, with values in ``0..vocab_size-1`` if given.
+
+    A ``(B, T)`` batch needs ``T >= 1``: a recurrent layer has no step to read otherwise.
+    """
     integer = isinstance(ids, torch.Tensor) and ids.dtype in (torch.int64, torch.int32)  # what nn.Embedding reads
     if not integer or ids.dim() != dim:
         got = f"{_describe(ids)} {ids.dtype}" if isinstance(ids, torch.Tensor) else type(ids).__name__
         shape = "a (B, T) tensor" if dim == 2 else f"a {dim}-D tensor"
         hint = " (for one sequence, pass x[None])" if dim == 2 and integer and ids.dim() == 1 else ""
         raise TypeError(f"{name} must be {shape} of integer ids (int64), got {got}{hint}")
+    if dim == 2 and ids.size(1) == 0:
+        raise ValueError(f"{name} {tuple(ids.shape)} has no step (T = 0): every sequence needs at least one token")
     if vocab_size is not None and ids.numel():
         low, high = (int(v) for v in ids.aminmax())
         if low < 0 or high >= vocab_size:
@@ -212,6 +273,7 @@ CMUDICT_URL = (
 )
 
 IMDB_SIZE = 84_125_825  # bytes of the archive
+IMDB_TEXT_MAX = 256 << 20  # bytes of reviews that convert_imdb_archive reads at most (the archive's: 66 MB)
 
 # name in a data folder -> (what it is, where to download it, sha256 of its uncompressed content,
 # bytes downloaded from that address). The IMDb files are made from the downloaded archive
@@ -267,9 +329,13 @@ class DataError(RuntimeError):
 
 
 def cache_dir() -> Path:
-    """The user's cache folder for data: ``$XDG_CACHE_HOME/torchnlp`` or ``~/.cache/torchnlp``."""
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base).expanduser() / "torchnlp"
+    """The user's cache folder for data: ``$XDG_CACHE_HOME/torchnlp`` or ``~/.cache/torchnlp``.
+
+    A relative ``XDG_CACHE_HOME`` is ignored, as the XDG specification says (it would put the cache
+    wherever Python happens to run); ``~`` is expanded.
+    """
+    base = Path(os.environ.get("XDG_CACHE_HOME", "")).expanduser()
+    return (base if base.is_absolute() else Path.home() / ".cache") / "torchnlp"
 
 
 def data_folders() -> list[Path]:
@@ -303,8 +369,7 @@ def find_data_file(name: str) -> Path:
     Looks for ``name`` and ``name + '.gz'`` in each of ``data_folders()``; if
     none has it, downloads it into the cache (not in quick mode).
     """
-    if name not in DATA_FILES:
-        raise ValueError(f"unknown data file {name!r}; known: {', '.join(DATA_FILES)}")
+    _check_data_name(name)
     for folder in data_folders():
         for path in (folder / name, folder / (name + ".gz")):
             if path.is_file():
@@ -314,19 +379,31 @@ def find_data_file(name: str) -> Path:
     return download_data_file(name)
 
 
+def _check_data_name(name) -> None:
+    """Raise ``ValueError`` unless ``name`` is one of ``DATA_FILES``."""
+    if not isinstance(name, str) or name not in DATA_FILES:
+        raise ValueError(f"unknown data file {name!r}; known: {', '.join(DATA_FILES)}")
+
+
 def read_data_file(name: str) -> bytes:
     """The content of data file ``name``, uncompressed and checked against its sha256.
 
     Quick-mode samples are not checked: they are part of the repository. A
-    truncated or corrupt ``.gz`` file raises ``DataError``, as a wrong checksum does.
+    truncated or corrupt ``.gz`` file raises ``DataError``, as a wrong checksum
+    does, and so does content over twice the expected size (a gzip bomb is
+    never unpacked into memory).
     """
     path = find_data_file(name)
-    _, url, expected, _ = DATA_FILES[name]
+    _, url, expected, size = DATA_FILES[name]
+    limit = 2 * size  # bytes: far above the real file (IMDb's size is its archive's, more than its CSV)
     remedy = f"Replace it with a good copy or delete it to download it again from {url}."
     try:
-        data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as f:
+            data = f.read(limit + 1)
     except (OSError, EOFError, zlib.error) as e:  # BadGzipFile is an OSError; a truncated file gives EOFError
         raise DataError(f"{path} cannot be decompressed ({e}): it is truncated or corrupt. {remedy}") from e
+    if len(data) > limit:
+        raise DataError(f"{path} holds more than {limit} bytes, far more than {name} has. {remedy}")
     if not quick_mode() and hashlib.sha256(data).hexdigest() != expected:
         raise DataError(
             f"{path} does not match its checksum (sha256 {expected} expected): "
@@ -340,8 +417,9 @@ def download_data_file(name: str) -> Path:
 
     The IMDb archive goes to a temporary folder of its own (two processes
     loading IMDb at once do not collide) that is removed afterwards, also after
-    a failure or Ctrl-C.
+    a failure or Ctrl-C. An unknown ``name`` raises ``ValueError``.
     """
+    _check_data_name(name)
     what, url, sha256, size = DATA_FILES[name]
     target = cache_dir() / name
     limits = {"max_bytes": size + size // 10, "deadline": 60 + size / 20_000}  # at least 20 kB/s on average
@@ -375,51 +453,119 @@ def download(
     """Download ``url`` to ``path`` with a progress bar, verify it, write it atomically.
 
     The bytes go to a temporary file beside ``path``; only a complete transfer
-    whose checksum matches is renamed to ``path``. Anything else raises
-    ``DataError`` and leaves no file behind: offline, an HTTP error, a short
-    transfer, a wrong checksum, more than ``max_bytes`` bytes (checked against
-    ``Content-Length`` before the transfer, and while reading), no byte for
-    ``timeout`` seconds, or a transfer still running after ``deadline`` seconds.
+    whose checksums match (``sha256`` and ``md5``, hex digits in either case) is
+    renamed to ``path``. Anything else raises ``DataError`` and leaves no file
+    behind: offline, an HTTP error, a short transfer, a wrong checksum, more
+    than ``max_bytes`` bytes (checked against ``Content-Length`` before the
+    transfer, and while reading), no byte for ``timeout`` seconds, or a transfer
+    (headers included) still running after ``deadline`` seconds, however slowly
+    the server trickles its bytes. A response without ``Content-Length`` (read
+    to its end) needs a checksum: otherwise a cut transfer would pass for a
+    whole one. A folder that cannot be written raises ``DataError`` too. Bad
+    arguments raise ``TypeError`` or ``ValueError`` (``timeout`` and ``deadline``
+    are positive, finite numbers of seconds).
     """
+    if not isinstance(url, str):
+        raise TypeError(f"url must be a str, not {_describe(url)}")
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a file path (str or Path), not {_describe(path)}")
+    expected = {k: _check_digest(k, v) for k, v in (("sha256", sha256), ("md5", md5)) if v is not None}
+    if max_bytes is not None:
+        _check_int("max_bytes", max_bytes, low=0)
+    for name, seconds in (("timeout", timeout), ("deadline", deadline)):
+        _check_positive(name, seconds)
+        if math.isinf(seconds):
+            raise ValueError(f"{name} must be a finite number of seconds, not {seconds}")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256() if sha256 else hashlib.md5() if md5 else None
-    start = time.monotonic()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".part")
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
-            total = _content_length(response)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".part")
+    except OSError as e:
+        raise DataError(f"cannot write {path} ({type(e).__name__}: {e})") from e
+    digests = {k: hashlib.new(k) for k in expected}
+    start = time.monotonic()
+    chunks, stop = queue.Queue(), threading.Event()
+    threading.Thread(target=_fetch, args=(url, timeout, chunks, stop), daemon=True).start()
+
+    def next_item():  # the headers, then each chunk of the body (b"" at its end), waiting until the deadline
+        left, item = deadline - (time.monotonic() - start), None
+        if left > 0:  # checked also while chunks keep coming: the deadline bounds the whole transfer
+            with contextlib.suppress(queue.Empty):
+                item = chunks.get(timeout=left)
+        if item is None:
+            raise DataError(f"download of {url} took more than {deadline:g} s ({received} bytes)")
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    received = 0
+    try:
+        with os.fdopen(fd, "wb") as out:
+            total = _content_length(headers := next_item())
             if max_bytes is not None and total is not None and total > max_bytes:
                 raise DataError(f"{url} announces {total} bytes, more than the {max_bytes} expected at most")
-            received = 0
+            if total is None and not expected and "chunked" not in headers.get("Transfer-Encoding", "").lower():
+                raise DataError(
+                    f"{url} sent no Content-Length, so a cut transfer could not be told from a whole one: "
+                    "pass sha256= (or md5=) to check what arrives"
+                )
             with tqdm(total=total, unit="B", unit_scale=True, desc=path.name) as bar:
-                while chunk := response.read1(1 << 20):  # returns what has arrived, so the deadline is checked
+                while chunk := next_item():
                     out.write(chunk)
                     received += len(chunk)
-                    if digest:
+                    for digest in digests.values():
                         digest.update(chunk)
                     bar.update(len(chunk))
                     if max_bytes is not None and received > max_bytes:
                         raise DataError(f"{url} sent more than the {max_bytes} bytes expected at most")
-                    if time.monotonic() - start > deadline:
-                        raise DataError(f"download of {url} took more than {deadline:.0f} s ({received} bytes)")
         if total is not None and received != total:
             raise DataError(f"download of {url} was interrupted: {received} of {total} bytes")
-        expected = sha256 or md5
-        if digest and digest.hexdigest() != expected:
-            raise DataError(f"{url} does not match its checksum ({expected} expected, got {digest.hexdigest()})")
+        for kind, digest in digests.items():
+            if digest.hexdigest() != expected[kind]:
+                raise DataError(
+                    f"{url} does not match its checksum ({kind} {expected[kind]} expected, got {digest.hexdigest()})"
+                )
         os.replace(tmp, path)
     except (OSError, http.client.HTTPException) as e:  # urllib's URLError is an OSError; IncompleteRead...
         raise DataError(f"download of {url} failed: {type(e).__name__}: {e}") from e
     finally:
+        stop.set()  # the reading thread ends at its next chunk
         if os.path.exists(tmp):
             os.remove(tmp)
 
 
-def _content_length(response) -> int | None:
-    """The ``Content-Length`` of an HTTP response, or ``None`` when absent or not a valid size."""
+def _fetch(url: str, timeout: float, chunks: queue.Queue, stop: threading.Event) -> None:
+    """Open ``url``; put its headers, then each chunk of its body and ``b""`` at its end (or the error) in ``chunks``.
+
+    ``download`` runs this in a thread of its own and waits for each item only until its deadline: a server
+    that sends a byte every half second never trips the socket's ``timeout``, in its headers or its body.
+    """
     try:
-        length = int(response.headers.get("Content-Length", ""))
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            chunks.put(response.headers)
+            while not stop.is_set():
+                chunk = response.read1(1 << 20)  # what has arrived, up to 1 MiB
+                chunks.put(chunk)
+                if not chunk:
+                    return
+    except BaseException as e:  # noqa: BLE001  (handed to download, which raises it)
+        chunks.put(e)
+
+
+def _check_digest(name: str, value) -> str:
+    """``value`` in lower case; raise unless it is a str of the hex digits of a ``name`` digest ('sha256', 'md5')."""
+    size = hashlib.new(name).digest_size * 2
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str of {size} hex digits, not {_describe(value)}")
+    if len(value) != size or any(c not in "0123456789abcdef" for c in value.lower()):
+        raise ValueError(f"{name} must be {size} hex digits, not {value!r}")
+    return value.lower()
+
+
+def _content_length(headers) -> int | None:
+    """The ``Content-Length`` of HTTP response headers, or ``None`` when absent or not a valid size."""
+    try:
+        length = int(headers.get("Content-Length", ""))
     except ValueError:
         return None
     return length if length >= 0 else None
@@ -432,15 +578,26 @@ def convert_imdb_archive(archive: Path, folder: Path) -> None:
     reviews first, each class sorted by the review id ``N`` of ``N_rating.txt``
     (the layout of the course's data folder). Both splits are read and checked
     before either file is replaced; files are written atomically and no
-    temporary file is left behind, also after an error or Ctrl-C. An archive
-    that cannot be read raises ``DataError``.
+    temporary file is left behind, also after an error or Ctrl-C. ``folder`` is
+    created if needed. An archive that cannot be read, or whose reviews hold
+    more than ``IMDB_TEXT_MAX`` bytes in all (a hostile archive that would fill
+    the memory), raises ``DataError``.
     """
+    for name, value in (("archive", archive), ("folder", folder)):
+        if not isinstance(value, (str, os.PathLike)):
+            raise TypeError(f"{name} must be a path (str or Path), not {_describe(value)}")
     reviews = {"train": [], "test": []}
+    size = 0
     try:
         with tarfile.open(archive, "r:gz") as tar:
             for member in tar:
                 parts = member.name.split("/")  # aclImdb/train/pos/123_8.txt
                 if member.isfile() and len(parts) == 4 and parts[1] in reviews and parts[2] in ("neg", "pos"):
+                    size += member.size
+                    if size > IMDB_TEXT_MAX:
+                        raise DataError(
+                            f"{archive} holds over {IMDB_TEXT_MAX} bytes of reviews: not the aclImdb archive"
+                        )
                     text = tar.extractfile(member).read().decode("utf-8")
                     review_id = int(parts[3].split("_")[0])
                     reviews[parts[1]].append((parts[2], review_id, text))
@@ -449,6 +606,7 @@ def convert_imdb_archive(archive: Path, folder: Path) -> None:
     for split, rows in reviews.items():
         if not rows:
             raise DataError(f"{archive} holds no {split} reviews: it is not the aclImdb archive")
+    Path(folder).mkdir(parents=True, exist_ok=True)
     written = {}  # split -> temporary file
     try:
         for split, rows in reviews.items():
@@ -474,9 +632,17 @@ IMDB_CLASSES = ["neg", "pos"]
 QUICK_AG_NEWS_TEST = 1600  # quick mode: AG News' test split is split into 6,000 train / 1,600 test
 
 
+def _read_text(name: str) -> str:
+    """The content of data file ``name`` (``read_data_file``) as UTF-8 text; other bytes raise ``DataError``."""
+    try:
+        return read_data_file(name).decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise DataError(f"{name} is not UTF-8 text ({e})") from e
+
+
 def read_csv(name: str) -> list[list[str]]:
     """Rows of the CSV data file ``name``."""
-    text = read_data_file(name).decode("utf-8")
+    text = _read_text(name)
     return list(csv.reader(io.StringIO(text, newline="")))
 
 
@@ -513,7 +679,7 @@ def load_book() -> str:
     Gutenberg', with line ends read as ``\\n``: 1,112,350 characters, 80
     distinct (quick mode: the first 100,000 characters of it).
     """
-    text = read_data_file("mysterious_island/1268-0.txt").decode("utf-8")
+    text = _read_text("mysterious_island/1268-0.txt")
     text = text.replace("\r\n", "\n").replace("\r", "\n")  # universal newlines, as open() reads it
     start, end = text.find("THE MYSTERIOUS ISLAND"), text.find("End of the Project Gutenberg")
     if start < 0 or end < start:
@@ -602,8 +768,12 @@ class Vocab:
     """
 
     def __init__(self, itos: list[str], tokenizer=tokenize, sep: str = " ", unk: str | None = "<unk>"):
-        if isinstance(itos, str) or not all(isinstance(token, str) for token in itos):
+        if isinstance(itos, str) or not isinstance(itos, Iterable) or not all(isinstance(t, str) for t in itos):
             raise TypeError(f"itos must be a list of str tokens, not {_describe(itos)}")
+        if not callable(tokenizer):
+            raise TypeError(f"tokenizer must be a function from a text to its tokens, not {tokenizer!r}")
+        if not isinstance(sep, str):
+            raise TypeError(f"sep must be a str (what decode puts between tokens), not {sep!r}")
         self.itos = list(itos)
         self.stoi = {token: i for i, token in enumerate(self.itos)}
         if len(self.stoi) != len(self.itos):
@@ -641,7 +811,11 @@ class Vocab:
         _check_int("min_freq", min_freq)
         if max_tokens is not None:
             _check_int("max_tokens", max_tokens, low=len(specials) + 1)
-        if isinstance(specials, str) or not all(isinstance(t, str) for t in specials):
+        if (
+            isinstance(specials, str)
+            or not isinstance(specials, Iterable)
+            or not all(isinstance(t, str) for t in specials)
+        ):
             raise TypeError(f"specials must be a tuple of str tokens, e.g. ('<pad>', '<unk>'), not {specials!r}")
         if not callable(tokenizer):
             raise TypeError(f"tokenizer must be a function from a text to its tokens, not {tokenizer!r}")
@@ -724,6 +898,8 @@ def encode_dataset(data, vocab: Vocab, max_len: int | None = None) -> list[tuple
         )
     if max_len is not None:
         _check_int("max_len", max_len)
+    if isinstance(data, (str, bytes)) or not isinstance(data, Iterable):
+        raise TypeError(f"encode_dataset: data must be a list of (label, text) pairs, not {_describe(data)}")
     items = []
     for i, pair in enumerate(data):
         if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and isinstance(pair[1], str)):
@@ -780,8 +956,7 @@ def pad_length(batch):
     (tensor([[5, 6, 7],
             [8, 0, 0]]), tensor([3, 1]), tensor([1, 0]))
     """
-    if len(batch) == 0:
-        raise ValueError("cannot collate an empty batch")
+    _check_batch(batch)
     for i, item in enumerate(batch):
         _check_item(item, f"item {i} of the batch")
     lengths = torch.tensor([len(ids) for ids, _ in batch])
@@ -793,6 +968,14 @@ def pad_length(batch):
     x = nn.utils.rnn.pad_sequence([ids for ids, _ in batch], batch_first=True, padding_value=0)
     y = torch.tensor([_class_index(label, f"item {i} of the batch") for i, (_, label) in enumerate(batch)])
     return x, lengths, y
+
+
+def _check_batch(batch) -> None:
+    """Raise ``TypeError`` unless ``batch`` is a list (or tuple) of items, ``ValueError`` if it is empty."""
+    if not isinstance(batch, (list, tuple)):
+        raise TypeError(f"batch must be a list of items, not {_describe(batch)}")
+    if len(batch) == 0:
+        raise ValueError("cannot collate an empty batch")
 
 
 def padify(batch):
@@ -817,6 +1000,12 @@ class BucketBatchSampler(torch.utils.data.Sampler):
     def __init__(self, lengths, batch_size: int, shuffle: bool = True, pool: int = 50, seed: int = 0):
         _check_int("batch_size", batch_size)
         _check_int("pool", pool)
+        _check_bool("shuffle", shuffle)
+        _check_int("seed", seed, low=0)
+        if not isinstance(lengths, (Sequence, torch.Tensor)) or isinstance(lengths, str):
+            raise TypeError(f"lengths must be a list of ints, one per item, not {_describe(lengths)}")
+        if len(lengths) == 0:
+            raise ValueError("lengths is empty: there is no item to batch")
         self.lengths = torch.as_tensor(lengths)
         if self.lengths.dim() != 1 or self.lengths.is_floating_point():
             raise TypeError(f"lengths must be a list of ints, one per item, not {_describe(lengths)}")
@@ -852,11 +1041,20 @@ def make_loader(
     batch is ``collate_fn(items)``: ``(x, lengths, y)`` by default,
     ``padify`` gives ``(x, y)``. Memory is pinned when CUDA is there.
     """
+    if not isinstance(data, (list, tuple, torch.utils.data.Dataset)):
+        raise TypeError(
+            f"make_loader: data must be a list of (ids, label) items (encode_dataset), not {_describe(data)}"
+        )
     if len(data) == 0:
         raise ValueError("make_loader: data is empty")
     for i, item in enumerate(data):
         _check_item(item, f"item {i} of data")
     _check_int("batch_size", batch_size)
+    _check_bool("shuffle", shuffle)
+    _check_bool("bucket", bucket)
+    _check_int("seed", seed, low=0)
+    if not callable(collate_fn):
+        raise TypeError(f"collate_fn must be a function from a list of items to a batch, not {collate_fn!r}")
     pin = torch.cuda.is_available()
     if bucket:
         sampler = BucketBatchSampler([len(ids) for ids, _ in data], batch_size, shuffle=shuffle, seed=seed)
@@ -875,8 +1073,13 @@ def check_lengths(lengths: torch.Tensor, x: torch.Tensor) -> None:
     """Raise ``ValueError`` unless ``lengths`` fits the padded batch ``x`` ``(B, T, ...)``.
 
     ``lengths`` must be a 1-D integer tensor (not ``bool`` or ``uint8``, which
-    PyTorch would read as a mask) of ``B`` values in ``1..T``.
+    PyTorch would read as a mask) of ``B`` values in ``1..T``; ``x`` a tensor
+    of at least one sequence (``B >= 1``).
     """
+    if not isinstance(x, torch.Tensor) or x.dim() < 2:
+        raise TypeError(f"x must be a padded batch, a (B, T, ...) tensor, not {_describe(x)}")
+    if x.size(0) == 0:
+        raise ValueError(f"x {tuple(x.shape)} holds no sequence (B = 0)")
     if not isinstance(lengths, torch.Tensor):
         raise TypeError(f"lengths must be a 1-D int64 tensor, got {type(lengths).__name__}")
     if lengths.dtype not in (torch.int64, torch.int32, torch.int16) or lengths.dim() != 1:
@@ -955,6 +1158,8 @@ def rnn_padded(rnn: nn.RNNBase, x: torch.Tensor, lengths: torch.Tensor):
         raise TypeError(f"rnn must be an nn.RNN, nn.LSTM or nn.GRU, not {type(rnn).__name__}")
     if not rnn.batch_first or getattr(rnn, "proj_size", 0):
         raise ValueError("rnn_padded needs an RNN with batch_first=True and no proj_size")
+    if not (isinstance(x, torch.Tensor) and x.dim() == 3 and x.size(-1) == rnn.input_size):
+        raise ValueError(f"x must be (B, T, {rnn.input_size}) inputs (the rnn's input_size), not {_describe(x)}")
     check_lengths(lengths, x)
     lengths = lengths.to(x.device)
     batch = torch.arange(x.size(0), device=x.device)
@@ -1026,6 +1231,12 @@ class RNNClassifier(nn.Module):
         super().__init__()
         _check_int("vocab_size", vocab_size)
         _check_int("num_classes", num_classes, low=2)
+        _check_int("embed_dim", embed_dim)
+        _check_int("hidden_dim", hidden_dim)
+        _check_int("num_layers", num_layers)
+        _check_bool("bidirectional", bidirectional)
+        _check_dropout("dropout", dropout)
+        _check_bool("sparse", sparse)
         if cell not in self.CELLS:
             raise ValueError(f"cell must be one of {', '.join(self.CELLS)}, not {cell!r}")
         if pool not in ("last", "max"):
@@ -1080,11 +1291,14 @@ class CharLSTM(nn.Module):
         ``x``: ``(B, T)`` character ids in ``0..vocab_size-1``; ``state``: ``(h, c)``, each
         ``(num_layers, B, hidden_dim)``, or ``None`` for zeros. Returns
         ``(logits (B, T, vocab_size), state)``, like ``nn.LSTM`` returns its state.
+        A ``state`` of another shape (e.g. from a batch of another size) raises ``ValueError``.
 
     ``bf16=True`` runs the layers under ``torch.autocast`` in bfloat16 (about
     twice as fast on CPUs with bfloat16 units, see ``cpu_has_bf16``); the
     logits come back in float32. On a CPU without them (``cpu_has_bf16()`` is
     False) oneDNN has no bfloat16 LSTM, so ``forward`` raises a RuntimeError.
+    Sizes must be ints of at least 1, ``dropout`` in 0..1 and ``bf16`` a bool
+    (``TypeError``/``ValueError`` otherwise).
     """
 
     def __init__(
@@ -1098,6 +1312,11 @@ class CharLSTM(nn.Module):
     ):
         super().__init__()
         _check_int("vocab_size", vocab_size)
+        _check_int("embed_dim", embed_dim)
+        _check_int("hidden_dim", hidden_dim)
+        _check_int("num_layers", num_layers)
+        _check_dropout("dropout", dropout)
+        _check_bool("bf16", bf16)
         self.bf16 = bf16
         self.embedding = nn.Embedding(vocab_size, embed_dim)
         self.rnn = nn.LSTM(
@@ -1108,6 +1327,14 @@ class CharLSTM(nn.Module):
 
     def forward(self, x: torch.Tensor, state=None):
         _check_ids("x", x, dim=2, vocab_size=self.embedding.num_embeddings)
+        shape = (self.rnn.num_layers, x.size(0), self.rnn.hidden_size)
+        if state is not None and not (
+            isinstance(state, tuple)
+            and len(state) == 2
+            and all(isinstance(s, torch.Tensor) for s in state)
+            and state[0].shape == state[1].shape == shape
+        ):
+            raise ValueError(f"state must be None or (h, c), each {shape} for this batch, not {_describe(state)}")
         if self.bf16 and x.device.type == "cpu" and not cpu_has_bf16():
             raise RuntimeError(
                 "CharLSTM: bf16=True needs a CPU with bfloat16 units (cpu_has_bf16() is False here) "
@@ -1121,6 +1348,7 @@ class CharLSTM(nn.Module):
 
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters of ``model``."""
+    _check_model(model)
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
@@ -1132,6 +1360,8 @@ class MultiOptimizer:
     """Several optimizers stepped as one (``zero_grad`` and ``step`` call each)."""
 
     def __init__(self, *optimizers):
+        for optimizer in optimizers:
+            _check_optimizer(optimizer)
         self.optimizers = optimizers
 
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -1160,6 +1390,8 @@ def make_adam(model: nn.Module, lr: float = 1e-3):
     if not isinstance(model, nn.Module):
         raise TypeError(f"make_adam takes the model (an nn.Module), not {_describe(model)}: it finds its embeddings")
     _check_positive("lr", lr)
+    if next(model.parameters(), None) is None:
+        raise ValueError(f"make_adam: the model {type(model).__name__} has no parameters to train")
     for m in model.modules():
         embedding = isinstance(m, (nn.Embedding, nn.EmbeddingBag))
         if embedding and m.sparse and not supports_sparse_gradients(m.weight.device):
@@ -1178,7 +1410,7 @@ def make_adam(model: nn.Module, lr: float = 1e-3):
 
 def supports_sparse_gradients(device) -> bool:
     """Whether sparse embedding gradients work on ``device``: not on Apple's MPS backend (no sparse tensors)."""
-    return torch.device(device).type != "mps"
+    return _device(device).type != "mps"
 
 
 def cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -1186,8 +1418,16 @@ def cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
     ``logits`` ``(..., C)`` and ``labels`` ``(...)``: works for a classifier
     (``(B, C)``, ``(B,)``) and a language model (``(B, T, V)``, ``(B, T)``).
+    ``labels`` must be integer classes of ``logits``' shape without its last axis.
     """
-    return F.cross_entropy(logits.flatten(0, -2), labels.flatten())
+    if not (isinstance(logits, torch.Tensor) and isinstance(labels, torch.Tensor)):
+        raise TypeError(f"logits and labels must be tensors, not {_describe((logits, labels))}")
+    if logits.dim() == 0 or labels.shape != logits.shape[:-1] or labels.is_floating_point():
+        raise ValueError(
+            f"labels ({labels.dtype} {tuple(labels.shape)}) must be integer classes, one per row of logits "
+            f"{tuple(logits.shape)}: logits' shape without its last axis (the classes)"
+        )
+    return F.cross_entropy(logits.reshape(-1, logits.size(-1)), labels.reshape(-1).long())  # int32 would fail
 
 
 def run_epoch(
@@ -1218,17 +1458,20 @@ def run_epoch(
     Returns ``{'loss', 'acc', 'samples', 'seconds', 'grad_norms'}``: the mean
     loss over all targets seen, the accuracy (``None`` for regression), the
     number of items (rows of ``x``), the time taken, and when training, the
-    norm of each batch's (dense) gradient before clipping.
+    norm of each batch's (dense) gradient before clipping. A loss that is NaN
+    or infinite raises ``ValueError`` (checked every 25 batches and at the end).
     """
     if not isinstance(loader, Iterable):
         raise TypeError(f"loader must be a DataLoader (or another iterable of batches), not {loader!r}")
-    if optimizer is not None and (isinstance(optimizer, type) or not hasattr(optimizer, "step")):
-        raise TypeError(f"optimizer must be an optimizer, e.g. torchnlp.make_adam(model, lr), not {optimizer!r}")
+    if optimizer is not None:
+        _check_optimizer(optimizer)
+    if not callable(loss_fn):
+        raise TypeError(f"loss_fn must be a function loss_fn(output, y), not {loss_fn!r}")
     if clip is not None:
         _check_positive("clip", clip)
     if epoch_size is not None:
         _check_int("epoch_size", epoch_size)
-    device = device or next(model.parameters()).device
+    device = _model_device(model, device)
     total_loss = torch.zeros((), device=device)
     correct = torch.zeros((), device=device)
     items = targets = 0
@@ -1254,6 +1497,15 @@ def run_epoch(
         if classes:  # checked on the CPU: no GPU sync
             _check_targets(cpu_y, out.size(-1))
         loss = loss_fn(out, y)
+        n = int((cpu_y != -100).sum()) if classes else cpu_y.numel()  # the targets this batch's mean is over
+        items += len(x)
+        targets += n
+        total_loss += loss.detach() * n  # loss is a batch mean; keep no graph
+        if step % 25 == 0:  # one GPU sync every 25 batches: a NaN loss stops the epoch before it trains on
+            running = total_loss.item() / max(targets, 1)
+            _check_loss(running, f"by batch {step + 1}")
+            if progress:
+                bar.set_postfix(loss=f"{running:.3f}")
         if optimizer is not None:
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -1264,20 +1516,16 @@ def run_epoch(
             else:
                 grad_norms.append(torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in dense])))
             optimizer.step()
-        n = int((cpu_y != -100).sum()) if classes else cpu_y.numel()  # the targets this batch's mean is over
-        items += len(x)
-        targets += n
-        total_loss += loss.detach() * n  # loss is a batch mean; keep no graph
         if classes:
             correct += ((out.argmax(-1) == y) & (y != -100)).sum()
-        if step % 25 == 0 and progress:
-            bar.set_postfix(loss=f"{total_loss.item() / max(targets, 1):.3f}")
         if epoch_size is not None and items >= epoch_size:
             break
     if items == 0:
         raise ValueError("the loader yielded no batch")
+    mean_loss = total_loss.item() / max(targets, 1)
+    _check_loss(mean_loss, f"after {step + 1} batches")
     return {
-        "loss": total_loss.item() / max(targets, 1),
+        "loss": mean_loss,
         "acc": correct.item() / max(targets, 1) if classes else None,
         "samples": items,
         "seconds": time.perf_counter() - start,
@@ -1349,6 +1597,7 @@ def train_epoch(
             "optimizer = torchnlp.make_adam(model, lr) and pass it every epoch, or call "
             "torchnlp.train(model, loader, epochs=..., lr=...), which builds one"
         )
+    _check_model(model)
     model.train()
     return run_epoch(model, loader, optimizer, loss_fn, device, clip, epoch_size, desc, progress)
 
@@ -1356,6 +1605,7 @@ def train_epoch(
 @contextlib.contextmanager
 def eval_mode(model: nn.Module):
     """Put ``model`` in eval mode (no dropout) for a ``with`` block, then restore its mode, also on errors."""
+    _check_model(model)
     was_training = model.training
     model.eval()
     try:
@@ -1404,6 +1654,7 @@ def train(
     clipping); and ``best_epoch`` (1-based; with a ``val_loader``).
     """
     _check_int("epochs", epochs)
+    _check_bool("restore_best", restore_best)
     if optimizer is not None and lr is not None:
         raise ValueError("train: pass an optimizer or lr, not both (an optimizer has its own learning rate)")
     if val_loader is not None and not isinstance(val_loader, Iterable):
@@ -1486,7 +1737,7 @@ def predict(model, texts: list[str], vocab: Vocab, device=None) -> list[int]:
         raise TypeError("predict: texts must be a list of strings (for one text, pass [text])")
     if len(texts) == 0:
         return []
-    device = device or next(model.parameters()).device
+    device = _model_device(model, device)
     x, lengths, _ = pad_length(encode_dataset([(0, t) for t in texts], vocab))
     with eval_mode(model):
         return model(x.to(device), lengths).argmax(-1).tolist()
@@ -1502,7 +1753,13 @@ def char_vocab(text: str) -> Vocab:
     >>> v = char_vocab('hello')
     >>> v.itos, v.encode('hole'), v.decode([2, 0])
     (['l', 'e', 'h', 'o'], [2, 3, 0, 1], 'hl')
+
+    ``text`` must be a non-empty str (``TypeError``/``ValueError`` otherwise).
     """
+    if not isinstance(text, str):
+        raise TypeError(f"char_vocab: text must be a str, not {_describe(text)}")
+    if not text:
+        raise ValueError("char_vocab: text is empty, so it has no character")
     return Vocab.build([text], tokenizer=list, specials=(), sep="")
 
 
@@ -1520,8 +1777,8 @@ def char_dataset(ids: torch.Tensor, seq_len: int) -> torch.utils.data.TensorData
     _check_ids("ids", ids, dim=1)
     _check_int("seq_len", seq_len)
     n = (len(ids) - 1) // seq_len
-    if n == 0:
-        raise ValueError(f"a text of {len(ids)} characters is too short for sequences of {seq_len}")
+    if n < 1:  # an empty text gave n = -1 and an empty data set
+        raise ValueError(f"ids: a text of {len(ids)} characters is too short for sequences of {seq_len}")
     inputs = ids[: n * seq_len].view(n, seq_len)
     targets = ids[1 : n * seq_len + 1].view(n, seq_len)
     return torch.utils.data.TensorDataset(inputs, targets)
@@ -1537,6 +1794,8 @@ def text_windows(ids: torch.Tensor, batch_size: int, seq_len: int, offset: int =
 
     >>> [(x.tolist(), y.tolist()) for x, y in text_windows(torch.arange(9), batch_size=2, seq_len=3)]
     [([[0, 1, 2], [4, 5, 6]], [[1, 2, 3], [5, 6, 7]]), ([[3], [7]], [[4], [8]])]
+
+    Bad arguments raise at the call, not at the first window.
     """
     _check_ids("ids", ids, dim=1)
     _check_int("batch_size", batch_size)
@@ -1544,11 +1803,24 @@ def text_windows(ids: torch.Tensor, batch_size: int, seq_len: int, offset: int =
     _check_int("offset", offset, low=0)
     n = (len(ids) - 1 - offset) // batch_size  # characters per stream
     if n < 1:
-        raise ValueError(f"a text of {len(ids)} characters is too short for {batch_size} streams")
+        raise ValueError(
+            f"ids: a text of {len(ids)} characters is too short for {batch_size} streams from offset {offset}"
+        )
     inputs = ids[offset : offset + n * batch_size].view(batch_size, n)
     targets = ids[offset + 1 : offset + n * batch_size + 1].view(batch_size, n)
-    for i in range(0, n, seq_len):
-        yield inputs[:, i : i + seq_len], targets[:, i : i + seq_len]
+    return ((inputs[:, i : i + seq_len], targets[:, i : i + seq_len]) for i in range(0, n, seq_len))
+
+
+def _language_model(caller: str, model, x: torch.Tensor, state):
+    """``model(x, state)``, raising ``TypeError`` unless it is ``(logits (B, T, V), state)`` as ``CharLSTM`` returns."""
+    output = model(x, state)
+    logits = output[0] if isinstance(output, tuple) and len(output) == 2 else None
+    if not (isinstance(logits, torch.Tensor) and logits.dim() == 3):
+        raise TypeError(
+            f"{caller} needs a language model called as model(x (B, T), state) -> (logits (B, T, V), state), "
+            f"like CharLSTM; this model returned {_describe(output)}"
+        )
+    return output
 
 
 def _detach(state):
@@ -1580,28 +1852,36 @@ def train_text(
 
     ``model(x, state) -> (logits (B, T, V), state)``. Returns ``{'loss', 'acc',
     'samples', 'seconds', 'grad_norms'}`` like ``run_epoch`` (``samples``: characters).
+    A NaN or infinite loss raises ``ValueError`` (checked every 25 windows and at the end).
     """
-    if clip is not None and not clip > 0:
-        raise ValueError(f"clip must be a positive gradient norm (or None), not {clip!r}")
-    device = next(model.parameters()).device
+    device = _model_device(model)
+    _check_optimizer(optimizer)
+    if clip is not None:
+        _check_positive("clip", clip)
+    windows = list(text_windows(ids, batch_size, seq_len, offset))
+    if offset >= seq_len:
+        raise ValueError(f"offset must lie in 0..{seq_len - 1} (seq_len - 1), not {offset}")
     total_loss = correct = count = 0
     grad_norms, state, start = [], None, time.perf_counter()
     model.train()
-    windows = list(text_windows(ids, batch_size, seq_len, offset))
-    for x, y in tqdm(windows, desc=desc, disable=not progress, leave=False, mininterval=0.5):
+    for step, (x, y) in enumerate(tqdm(windows, desc=desc, disable=not progress, leave=False, mininterval=0.5)):
         x, y = x.to(device), y.to(device)
-        logits, state = model(x, state)
+        logits, state = _language_model("train_text", model, x, state)
         state = _detach(state)  # carried forward, but no gradient flows into the previous window
         loss = cross_entropy(logits, y)
+        total_loss += loss.detach() * y.numel()
+        count += y.numel()
+        if step % 25 == 0:  # one GPU sync every 25 windows: a NaN loss stops before it trains on
+            _check_loss(float(total_loss) / count, f"by window {step + 1}")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         grad_norms.append(nn.utils.clip_grad_norm_(model.parameters(), clip if clip is not None else math.inf))
         optimizer.step()
-        total_loss += loss.detach() * y.numel()
         correct += (logits.argmax(-1) == y).sum()
-        count += y.numel()
+    mean_loss = float(total_loss) / count
+    _check_loss(mean_loss, f"after {len(windows)} windows")
     return {
-        "loss": float(total_loss) / count,
+        "loss": mean_loss,
         "acc": float(correct) / count,
         "samples": count,
         "seconds": time.perf_counter() - start,
@@ -1623,17 +1903,20 @@ def evaluate_text(model, ids: torch.Tensor, batch_size: int = 64, seq_len: int =
     >>> model = CharLSTM(5, embed_dim=4, hidden_dim=8)
     >>> evaluate_text(model, torch.arange(5).repeat(40), batch_size=2, seq_len=16)["samples"]
     198
+
+    A NaN or infinite loss raises ``ValueError``.
     """
-    device = next(model.parameters()).device
+    device = _model_device(model)
     total_loss = correct = count = 0
     state, start = None, time.perf_counter()
     with eval_mode(model):
         for x, y in text_windows(ids, batch_size, seq_len):
             x, y = x.to(device), y.to(device)
-            logits, state = model(x, state)  # (B, T, V)
+            logits, state = _language_model("evaluate_text", model, x, state)  # (B, T, V)
             total_loss += F.cross_entropy(logits.flatten(0, 1).float(), y.flatten(), reduction="sum").item()
             correct += (logits.argmax(-1) == y).sum().item()
             count += y.numel()
+    _check_loss(total_loss / count, f"over {count} characters")
     return {
         "loss": total_loss / count,
         "acc": correct / count,
@@ -1651,10 +1934,22 @@ def softmax_with_temperature(logits: torch.Tensor, temperature: float = 1.0) -> 
 
     >>> softmax_with_temperature(torch.tensor([1., 1., 3.]), 1.0)
     tensor([0.1065, 0.1065, 0.7870])
+
+    ``logits``: a floating-point tensor ``(..., V)``, ``V >= 1``. A row whose
+    largest logit (divided by ``temperature``) is not finite has no distribution
+    (all ``-inf``, a NaN, ``+inf``): it raises ``ValueError`` rather than give NaN.
     """
+    if not (isinstance(logits, torch.Tensor) and logits.is_floating_point() and logits.dim() and logits.size(-1)):
+        raise TypeError(f"logits must be a floating-point tensor (..., V) with V >= 1, not {_describe(logits)}")
     _check_positive("temperature", temperature)
     z = logits / temperature
-    z = torch.exp(z - z.max(dim=-1, keepdim=True).values)
+    top = z.max(dim=-1, keepdim=True).values  # nan if the row holds one
+    if not torch.isfinite(top).all():
+        raise ValueError(
+            "logits must hold a finite largest value in every row (logits / temperature): a row that is all -inf, "
+            f"or holds nan or +inf, has no distribution (temperature {temperature})"
+        )
+    z = torch.exp(z - top)
     return z / z.sum(dim=-1, keepdim=True)
 
 
@@ -1677,7 +1972,8 @@ def generate(
             ``None`` (or 0) picks the most likely character (greedy).
         generator: a ``torch.Generator`` for reproducible samples.
 
-    Returns ``prefix`` followed by the generated characters.
+    Returns ``prefix`` followed by the generated characters. Logits that are all
+    ``-inf`` or hold NaN raise ``ValueError`` (greedy or sampled).
     """
     if isinstance(prefix, Vocab):
         raise TypeError("generate(model, prefix, vocab): the prefix comes before the vocabulary")
@@ -1688,21 +1984,16 @@ def generate(
     _check_int("length", length, low=0)
     if temperature:  # None or 0: greedy
         _check_positive("temperature", temperature)
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, not {_describe(generator)}")
     try:
         ids = vocab.encode(prefix)
     except KeyError as e:
         raise ValueError(f"prefix: {e.args[0]}") from None
-    device = next(model.parameters()).device
+    device = _model_device(model)
     out = []
     with eval_mode(model):
-        output = model(torch.tensor([ids], device=device))
-        logits = output[0] if isinstance(output, tuple) and len(output) == 2 else None
-        if not (isinstance(logits, torch.Tensor) and logits.dim() == 3):
-            raise TypeError(
-                "generate needs a language model called as model(x (1, T), state) -> (logits (1, T, V), state), "
-                f"like CharLSTM; this model returned {_describe(output)}"
-            )
-        state = output[1]
+        logits, state = _language_model("generate", model, torch.tensor([ids], device=device), None)
         if logits.size(-1) != len(vocab):
             raise ValueError(
                 f"the model has {logits.size(-1)} outputs but vocab has {len(vocab)} tokens: "
@@ -1711,11 +2002,13 @@ def generate(
         for _ in range(length):
             last = logits[0, -1].float().cpu()
             if not temperature:
+                if not torch.isfinite(last.max()):  # argmax would pick a nan, or the first of all -inf
+                    raise ValueError(f"the model's logits after {prefix + vocab.decode(out)!r} have no finite maximum")
                 index = int(last.argmax())
             else:
                 index = int(torch.multinomial(softmax_with_temperature(last, temperature), 1, generator=generator))
             out.append(index)
-            logits, state = model(torch.tensor([[index]], device=device), state)
+            logits, state = _language_model("generate", model, torch.tensor([[index]], device=device), state)
     return prefix + vocab.decode(out)
 
 
@@ -1735,23 +2028,38 @@ def load_ett() -> tuple[list[str], torch.Tensor, list[str]]:
     allows no modified copies); quick mode reads the same file, shipped in
     ``data/quick``.
     """
-    header, *rows = read_csv("ett/ETTh1.csv")
-    if header[0] != "date" or any(len(r) != len(header) for r in rows):
+    rows = read_csv("ett/ETTh1.csv")
+    if not rows or rows[0][:1] != ["date"] or any(len(r) != len(rows[0]) for r in rows):
         raise DataError("ett/ETTh1.csv does not have the columns date,HUFL,...,OT on every row")
-    values = torch.tensor([[float(v) for v in r[1:]] for r in rows], dtype=torch.float32)
+    header, *rows = rows
+    try:
+        values = torch.tensor([[float(v) for v in r[1:]] for r in rows], dtype=torch.float32)
+    except ValueError as e:
+        raise DataError(f"ett/ETTh1.csv holds a value that is not a number ({e})") from e
     return [r[0] for r in rows], values, header[1:]
 
 
 def standardize(values: torch.Tensor, end: int = ETT_BORDERS["train"][1]):
     """Z-score each column with the mean and standard deviation of rows ``[0, end)`` (the train split).
 
-    ``values``: ``(N, C)``. Returns ``(scaled (N, C), mean (C,), std (C,))``;
+    ``values``: ``(N, C)`` floating point. Returns ``(scaled (N, C), mean (C,), std (C,))``;
     ``scaled * std + mean`` gives the values back. Only training rows set the
-    scale, so nothing of the validation or test period leaks into it.
+    scale, so nothing of the validation or test period leaks into it. A column
+    that is constant over those rows has no spread to divide by: its ``std`` is
+    given as 1 (as scikit-learn's ``StandardScaler`` does), so it scales to 0
+    rather than to NaN. NaN or inf in those rows raise ``ValueError``.
     """
-    if not 1 < end <= len(values):
+    if not (isinstance(values, torch.Tensor) and values.dim() == 2 and values.is_floating_point()):
+        got = f"{_describe(values)} {values.dtype}" if isinstance(values, torch.Tensor) else _describe(values)
+        raise TypeError(f"values must be a (N, C) floating-point tensor (one series: values[:, None]), not {got}")
+    _check_int("end", end, low=2)
+    if end > len(values):
         raise ValueError(f"end must lie in 2..{len(values)} (rows that set the scale), not {end}")
-    mean, std = values[:end].mean(0), values[:end].std(0, unbiased=False)
+    train = values[:end]
+    if not torch.isfinite(train).all():
+        raise ValueError(f"values hold NaN or inf in rows [0, {end}), which set the scale")
+    mean, std = train.mean(0), train.std(0, unbiased=False)
+    std = torch.where(train.amax(0) > train.amin(0), std, torch.ones_like(std))  # constant columns: 1
     return (values - mean) / std, mean, std
 
 
@@ -1773,14 +2081,24 @@ def forecast_windows(
     >>> len(data), data[0][0][0].item(), data[0][1][0].item(), data[-1][1][-1].item()
     (2785, 11424.0, 11520.0, 14399.0)
     """
-    if split not in ETT_BORDERS:
+    if not (isinstance(series, torch.Tensor) and series.dim() == 2):
+        raise TypeError(f"series must be a (N, C) tensor (one column: series[:, None]), not {_describe(series)}")
+    if not isinstance(split, str) or split not in ETT_BORDERS:
         raise ValueError(f"split must be one of {', '.join(ETT_BORDERS)}, not {split!r}")
-    if lookback < 1 or horizon < 1 or stride < 1:
-        raise ValueError(f"lookback, horizon and stride must be at least 1, not {lookback}, {horizon}, {stride}")
+    _check_int("lookback", lookback)
+    _check_int("horizon", horizon)
+    _check_int("stride", stride)
     start, end = ETT_BORDERS[split]
+    if end > len(series):
+        raise ValueError(
+            f"a series of {len(series)} rows is too short for the {split!r} split, which ends at row {end}"
+        )
     first = max(start - lookback, 0)  # the first window's first input row
-    if end > len(series) or end - first < lookback + horizon:
-        raise ValueError(f"a series of {len(series)} rows is too short for the {split!r} split's windows")
+    if end - first < lookback + horizon:
+        raise ValueError(
+            f"lookback + horizon ({lookback} + {horizon} rows) is longer than the {split!r} split with its look-back "
+            f"(rows {first}..{end - 1}): no window fits"
+        )
     windows = series[first:end].unfold(0, lookback + horizon, stride)  # (n, C, lookback + horizon): a view
     windows = windows.transpose(1, 2)  # (n, lookback + horizon, C)
     return torch.utils.data.TensorDataset(windows[:, :lookback], windows[:, lookback:])
@@ -1794,24 +2112,34 @@ def evaluate_forecast(model, loader, device=None) -> dict:
     ``(B, horizon, C)``. Returns ``{'mse', 'mae', 'windows'}``: the squared and
     absolute errors averaged over all windows, steps and columns (on the scale
     of ``y``: z-scores in the standard protocol), as the published tables report them.
+    A model without parameters (a baseline) runs on the CPU unless ``device`` is
+    given; a NaN or infinite error raises ``ValueError``.
     """
-    device = device or next(model.parameters()).device
+    device = _model_device(model, device)
+    if not isinstance(loader, Iterable):
+        raise TypeError(f"loader must be a DataLoader of (x, y) batches, not {loader!r}")
     squared = absolute = 0.0
     count = windows = 0
     with eval_mode(model):
-        for x, y in loader:
-            forecast = model(x.to(device)).float()
-            if forecast.shape != y.shape:
-                raise ValueError(
-                    f"the forecast {tuple(forecast.shape)} does not have the target's shape {tuple(y.shape)}"
+        for batch in loader:
+            if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
+                raise TypeError(
+                    f"each batch of loader must be (x, y), inputs first and target last, not {_describe(batch)}"
                 )
-            error = forecast - y.to(device)
+            x, y = batch
+            forecast = model(x.to(device))
+            if not isinstance(forecast, torch.Tensor) or forecast.shape != y.shape:
+                raise ValueError(
+                    f"the forecast {_describe(forecast)} does not have the target's shape {tuple(y.shape)}"
+                )
+            error = forecast.float() - y.to(device)
             squared += error.pow(2).sum().item()
             absolute += error.abs().sum().item()
             count += y.numel()
             windows += len(y)
-    if windows == 0:
-        raise ValueError("the loader yielded no batch")
+    if count == 0:
+        raise ValueError("the loader yielded no batch" if windows == 0 else "the targets y hold no value (width 0)")
+    _check_loss(squared / count, f"(mean squared error) over {windows} windows")
     return {"mse": squared / count, "mae": absolute / count, "windows": windows}
 
 
@@ -1828,10 +2156,11 @@ def load_cmudict() -> list[tuple[str, list[str]]]:
     dropped. Phonemes are ARPAbet; vowels carry a stress digit (0, 1, 2).
     """
     entries = []
-    for number, line in enumerate(read_data_file("cmudict/cmudict.dict").decode("utf-8").splitlines(), 1):
-        word, *phonemes = line.split("#")[0].split()
-        if not phonemes:
-            raise DataError(f"cmudict/cmudict.dict line {number} has no phonemes: {line!r}")
+    for number, line in enumerate(_read_text("cmudict/cmudict.dict").splitlines(), 1):
+        fields = line.split("#")[0].split()
+        if len(fields) < 2:  # a blank line failed to unpack before
+            raise DataError(f"cmudict/cmudict.dict line {number} has no word and phonemes: {line!r}")
+        word, *phonemes = fields
         entries.append((word.split("(")[0], phonemes))
     return entries
 
@@ -1847,8 +2176,19 @@ def split_by_word(entries, fractions=(0.9, 0.05, 0.05), seed: int = 0):
     >>> sorted(len(p) for p in parts)  # both pronunciations of 'a' in one part
     [0, 1, 2]
     """
-    if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-9:
-        raise ValueError(f"fractions must be three non-negative numbers that add up to 1, not {fractions}")
+    if isinstance(entries, (str, bytes)) or not isinstance(entries, Iterable):
+        raise TypeError(f"entries must be a list of (word, phonemes) pairs, not {_describe(entries)}")
+    entries = list(entries)  # read twice below: a generator would give empty parts
+    for i, entry in enumerate(entries):
+        if not (isinstance(entry, (tuple, list)) and len(entry) == 2 and isinstance(entry[0], str)):
+            raise TypeError(f"entries must be (word, phonemes) pairs, but item {i} is {entry!r}")
+    numbers_ok = isinstance(fractions, (tuple, list)) and len(fractions) == 3
+    numbers_ok = numbers_ok and all(
+        isinstance(f, numbers.Real) and not isinstance(f, bool) and f >= 0 for f in fractions
+    )
+    if not (numbers_ok and abs(sum(fractions) - 1) <= 1e-9):  # also refuses nan
+        raise ValueError(f"fractions must be three non-negative numbers that add up to 1, not {fractions!r}")
+    _check_int("seed", seed, low=0)
     words = sorted({word for word, _ in entries})
     random.Random(seed).shuffle(words)
     cut1 = round(fractions[0] * len(words))
@@ -1873,14 +2213,23 @@ def pad_pairs(batch):
     >>> x.tolist(), lengths.tolist(), y_in.tolist(), y.tolist()
     ([[5, 6]], [2], [[1, 7]], [[7, 2]])
     """
-    if len(batch) == 0:
-        raise ValueError("cannot collate an empty batch")
+    _check_batch(batch)
+    for i, pair in enumerate(batch):
+        if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and all(_is_ids(t) for t in pair)):
+            raise TypeError(
+                f"item {i} of the batch must be (source ids, target ids), 1-D int64 tensors, not {_describe(pair)}"
+            )
     if any(len(target) < 2 for _, target in batch):
         raise ValueError("every target must hold at least <bos> and <eos>")
     x, lengths, _ = pad_length([(source, 0) for source, _ in batch])
     y_in = nn.utils.rnn.pad_sequence([t[:-1] for _, t in batch], batch_first=True, padding_value=0)
     y = nn.utils.rnn.pad_sequence([t[1:] for _, t in batch], batch_first=True, padding_value=-100)
     return x, lengths, y_in, y
+
+
+def _is_ids(value) -> bool:
+    """True for a 1-D int64 tensor (one sequence of token ids)."""
+    return isinstance(value, torch.Tensor) and value.dim() == 1 and value.dtype == torch.long
 
 
 @torch.no_grad()
@@ -1900,7 +2249,9 @@ def beam_search(step, state, bos: int, eos: int, beam_size: int = 5, max_len: in
         bos, eos: the start and end tokens.
 
     Returns ``(tokens, log_prob)``: the best sequence without ``bos`` and
-    ``eos``, and its log-probability (``eos`` included).
+    ``eos``, and its log-probability (``eos`` included). Bad arguments raise
+    ``TypeError``/``ValueError``, and so does a ``step`` that returns anything but
+    ``(K, V)`` log-probabilities (values above 0, NaN, or every one ``-inf``).
 
     A toy decoder whose next token depends on the last one only (0 is ``bos``,
     1 is ``eos``): greedy takes 2 (p = 0.55), then ends (0.4): 0.22 in all;
@@ -1915,8 +2266,10 @@ def beam_search(step, state, bos: int, eos: int, beam_size: int = 5, max_len: in
     1 [2] 0.22
     2 [3] 0.405
     """
-    if beam_size < 1 or max_len < 1:
-        raise ValueError(f"beam_size and max_len must be at least 1, not {beam_size} and {max_len}")
+    if not callable(step):
+        raise TypeError(f"step must be a function step(tokens, state) -> (log_probs, state), not {step!r}")
+    for name, value, low in (("bos", bos, 0), ("eos", eos, 0), ("beam_size", beam_size, 1), ("max_len", max_len, 1)):
+        _check_int(name, value, low)
 
     def select(state, index):
         return tuple(s[index] for s in state) if isinstance(state, tuple) else state[index]
@@ -1927,8 +2280,22 @@ def beam_search(step, state, bos: int, eos: int, beam_size: int = 5, max_len: in
     best = (None, -math.inf)  # the best finished sequence and its score
     for _ in range(max_len):
         log_probs, state = step(tokens, state)
-        total = (scores[:, None] + log_probs.float().cpu()).flatten()  # (K * V,)
+        if not (isinstance(log_probs, torch.Tensor) and log_probs.dim() == 2 and len(log_probs) == len(tokens)):
+            raise ValueError(
+                f"step must return log_probs (K, V) for its K = {len(tokens)} sequences, not {_describe(log_probs)}"
+            )
+        if eos >= log_probs.size(1):
+            raise ValueError(f"eos {eos} is not a token of step's {log_probs.size(1)} outputs: no sequence could end")
+        device, log_probs = log_probs.device, log_probs.float().cpu()  # the state stays on the decoder's device
+        if not log_probs.max() <= 1e-4:  # also catches nan
+            raise ValueError(
+                "step must return log-probabilities (at most 0, e.g. log_softmax of the logits), "
+                f"got up to {float(log_probs.max())}"
+            )
+        total = (scores[:, None] + log_probs).flatten()  # (K * V,)
         top, index = total.topk(min(beam_size, len(total)))
+        if top[0] == -math.inf:
+            raise ValueError("step gave every continuation a log-probability of -inf: no sequence can go on")
         rows, columns = index // log_probs.size(1), index % log_probs.size(1)
         keep = []
         for score, row, column in zip(top.tolist(), rows.tolist(), columns.tolist()):
@@ -1943,7 +2310,7 @@ def beam_search(step, state, bos: int, eos: int, beam_size: int = 5, max_len: in
         rows = torch.tensor([row for _, row, _ in keep])
         tokens = torch.tensor([column for _, _, column in keep])
         sequences = [sequences[row] + [column] for _, row, column in keep]
-        state = select(state, rows.to(log_probs.device))
+        state = select(state, rows.to(device))
     if best[0] is None:  # no sequence ended within max_len: return the best unfinished one
         return sequences[0], float(scores[0])
     return best[0], best[1]
@@ -1955,7 +2322,12 @@ def edit_distance(a, b) -> int:
 
     >>> edit_distance(['K', 'AE1', 'T'], ['K', 'AA1', 'T', 'S']), edit_distance('', 'abc')
     (2, 3)
+
+    ``a`` and ``b`` are sequences (lists of phonemes, or strings); anything else raises ``TypeError``.
     """
+    for name, value in (("a", a), ("b", b)):
+        if not isinstance(value, Sequence):
+            raise TypeError(f"{name} must be a sequence (a list of phonemes, or a str), not {_describe(value)}")
     previous = list(range(len(b) + 1))
     for i, x in enumerate(a, 1):
         current = [i]
@@ -1966,8 +2338,18 @@ def edit_distance(a, b) -> int:
 
 
 def strip_stress(phonemes: list[str]) -> list[str]:
-    """ARPAbet phonemes without stress digits: ``['AH0', 'B']`` -> ``['AH', 'B']`` (39 phonemes left)."""
+    """ARPAbet phonemes without stress digits: ``['AH0', 'B']`` -> ``['AH', 'B']`` (39 phonemes left).
+
+    ``phonemes`` must be a list of str (a string such as ``'AH0 B'`` raises ``TypeError``: split it first).
+    """
+    if not _is_phonemes(phonemes):
+        raise TypeError(f"phonemes must be a list of str, e.g. ['AH0', 'B'] (split a string first), not {phonemes!r}")
     return [p.rstrip("012") for p in phonemes]
+
+
+def _is_phonemes(value) -> bool:
+    """True for a list (or tuple) of str: one pronunciation."""
+    return isinstance(value, (list, tuple)) and all(isinstance(p, str) for p in value)
 
 
 def error_rates(predictions, references, stress: bool = True) -> dict:
@@ -1982,7 +2364,8 @@ def error_rates(predictions, references, stress: bool = True) -> dict:
     Returns ``{'wer', 'per', 'words'}``: the share of words whose prediction
     is not one of their pronunciations, and the edit distance to the closest
     pronunciation summed over words, divided by the summed length of those
-    closest pronunciations.
+    closest pronunciations. Inputs of another shape (e.g. one pronunciation per
+    word instead of a list of them) raise ``TypeError``.
 
     >>> cat, dog = ['K', 'AE1', 'T'], ['D', 'AO1', 'G']
     >>> error_rates([cat, dog], [[cat], [['D', 'AA1', 'G'], ['D', 'AO1', 'G', 'Z']]])  # dog: 1 edit of 3 or of 4
@@ -1990,8 +2373,24 @@ def error_rates(predictions, references, stress: bool = True) -> dict:
     >>> error_rates([cat, dog], [[cat], [['D', 'AA1', 'G']]], stress=False)['wer']  # AO and AA still differ
     0.5
     """
+    _check_bool("stress", stress)
+    for name, value in (("predictions", predictions), ("references", references)):
+        if not isinstance(value, (list, tuple)):
+            raise TypeError(f"{name} must be a list with one item per word, not {_describe(value)}")
     if len(predictions) != len(references) or not predictions:
         raise ValueError(f"need one prediction per word, got {len(predictions)} for {len(references)} words")
+    for i, (predicted, pronunciations) in enumerate(zip(predictions, references)):
+        if not _is_phonemes(predicted):
+            raise TypeError(f"predictions[{i}] must be a list of phonemes (str), not {predicted!r}")
+        if not (
+            isinstance(pronunciations, (list, tuple))
+            and pronunciations
+            and all(_is_phonemes(p) and p for p in pronunciations)
+        ):
+            raise TypeError(
+                f"references[{i}] must be a non-empty list of pronunciations, each a non-empty list of phonemes, "
+                f"not {pronunciations!r}"
+            )
     wrong = edits = length = 0
     for predicted, pronunciations in zip(predictions, references):
         if not stress:

@@ -78,3 +78,44 @@ def test_char_lstm_in_bfloat16_without_bfloat16_units_raises_a_clear_error(monke
     model = torchnlp.CharLSTM(7, embed_dim=8, hidden_dim=16, bf16=True)
     with pytest.raises(RuntimeError, match="bf16=True needs a CPU with bfloat16 units"):
         model(torch.zeros(1, 5, dtype=torch.long))
+
+
+def test_text_windows_and_train_text_check_their_arguments():
+    ids = torch.arange(8).repeat(20)
+    with pytest.raises(ValueError, match="seq_len must be at least 1"):
+        torchnlp.text_windows(ids, 2, 0)  # raised only at the first window before
+    with pytest.raises(ValueError, match="from offset 200"):
+        torchnlp.text_windows(ids, 2, 3, offset=200)
+    model = torchnlp.CharLSTM(8, embed_dim=4, hidden_dim=6)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    for kwargs, error, message in [
+        (dict(optimizer=None), TypeError, "optimizer must be an optimizer"),
+        (dict(model=None), TypeError, "model must be a model"),
+        (dict(clip="1"), TypeError, "clip must be a number"),
+        (dict(offset=5), ValueError, r"offset must lie in 0\.\.4"),
+    ]:
+        args = dict(model=model, ids=ids, optimizer=opt, batch_size=2, seq_len=5, progress=False) | kwargs
+        with pytest.raises(error, match=message):
+            torchnlp.train_text(**args)
+
+
+def test_a_nan_loss_stops_train_text_and_evaluate_text():
+    model = torchnlp.CharLSTM(8, embed_dim=4, hidden_dim=6)
+    with torch.no_grad():
+        model.fc.bias[0] = float("nan")
+    before = [p.detach().clone() for p in model.parameters()]
+    ids = torch.arange(8).repeat(20)
+    with pytest.raises(ValueError, match="the loss is nan by window 1"):
+        torchnlp.train_text(model, ids, torch.optim.SGD(model.parameters(), lr=0.1), 2, 5, progress=False)
+    assert all(torch.allclose(b, p, equal_nan=True) for b, p in zip(before, model.parameters()))  # no step taken
+    with pytest.raises(ValueError, match="the loss is nan over 158 characters"):
+        torchnlp.evaluate_text(model, ids, 2, 5)
+
+
+def test_text_loops_need_a_language_model():
+    classifier = torchnlp.RNNClassifier(8, 2, embed_dim=4, hidden_dim=4)  # returns logits (B, 2), no state
+    ids = torch.arange(8).repeat(20)
+    with pytest.raises(TypeError, match=r"evaluate_text needs a language model .*returned Tensor \(2, 2\)"):
+        torchnlp.evaluate_text(classifier, ids, 2, 5)  # 'too many values to unpack' before
+    with pytest.raises(TypeError, match="train_text needs a language model"):
+        torchnlp.train_text(classifier, ids, torch.optim.SGD(classifier.parameters(), lr=0.1), 2, 5, progress=False)

@@ -517,3 +517,142 @@ def test_imdb_conversion_reproduces_shared_csv_bytes(full, tmp_path):
     for split in ("train", "test"):
         data = gzip.decompress((tmp_path / f"{split}.csv.gz").read_bytes())
         assert sha256(data) == torchnlp.DATA_FILES[f"imdb/{split}.csv"][2]
+
+
+# -- bad arguments and hostile servers: a clear error or the right result, never a silent mistake or a hang
+
+
+def test_relative_xdg_cache_home_is_ignored(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for value in ("relative/cache", ""):  # the XDG specification: a relative path is invalid and ignored
+        monkeypatch.setenv("XDG_CACHE_HOME", value)
+        assert torchnlp.cache_dir() == tmp_path / ".cache" / "torchnlp"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert torchnlp.cache_dir() == tmp_path / "xdg" / "torchnlp"
+
+
+def test_checksums_are_compared_in_either_case_and_both_checked(server, tmp_path):
+    routes, base = server
+    body = (torchnlp.QUICK_DIR / BOOK).read_bytes()
+    routes["/book.txt"] = (body, len(body))
+    good = {"sha256": sha256(body), "md5": hashlib.md5(body).hexdigest()}
+    for kind, digest in good.items():
+        torchnlp.download(base + "/book.txt", tmp_path / kind, **{kind: digest.upper()})
+        assert (tmp_path / kind).read_bytes() == body
+    with pytest.raises(torchnlp.DataError, match="md5 0{32} expected"):  # a good sha256 does not excuse the md5
+        torchnlp.download(base + "/book.txt", tmp_path / "both", sha256=good["sha256"], md5="0" * 32)
+    assert leftovers(tmp_path) == ["md5", "sha256"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"url": None}, "url must be a str"),
+        ({"path": None}, "path must be a file path"),
+        ({"sha256": "xyz"}, "sha256 must be 64 hex digits"),
+        ({"md5": 123}, "md5 must be a str of 32 hex digits"),
+        ({"timeout": 0}, "timeout must be positive"),
+        ({"deadline": "10"}, "deadline must be a number"),
+        ({"max_bytes": -1}, "max_bytes must be at least 0"),
+    ],
+)
+def test_bad_download_arguments_raise_naming_them(kwargs, error, tmp_path):
+    arguments = {"url": "http://127.0.0.1:9/never-asked", "path": tmp_path / "x"} | kwargs
+    with pytest.raises((TypeError, ValueError), match=error):
+        torchnlp.download(**arguments)
+    assert leftovers(tmp_path) == []
+
+
+def cut_without_length(handler):
+    handler.send_response(200)  # HTTP/1.0: the body ends where the connection closes
+    handler.end_headers()
+    handler.wfile.write(b"the first half of a file")
+
+
+def test_a_body_without_length_needs_a_checksum(server, tmp_path):
+    routes, base = server
+    routes["/cut"] = cut_without_length
+    with pytest.raises(torchnlp.DataError, match="no Content-Length"):  # a cut file must not pass for a whole one
+        torchnlp.download(base + "/cut", tmp_path / "x")
+    with pytest.raises(torchnlp.DataError, match="checksum"):
+        torchnlp.download(base + "/cut", tmp_path / "x", sha256="0" * 64)
+    assert leftovers(tmp_path) == []
+
+
+def trickle(head, data, pause=0.25):
+    """A route that sends ``head`` at once, then ``data`` a byte every ``pause`` seconds."""
+
+    def route(handler):
+        handler.wfile.write(head)
+        for byte in data:
+            handler.wfile.write(bytes([byte]))
+            handler.wfile.flush()
+            time.sleep(pause)
+
+    return route
+
+
+@pytest.mark.parametrize(
+    ("head", "data"),
+    [
+        (b"", b"HTTP/1.0 200 OK\r\nX-Padding: " + b"x" * 10),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", b"0" * 20),  # a chunk's size line
+        (b"HTTP/1.0 200 OK\r\n\r\n", b"x" * 20),
+    ],
+    ids=["headers", "chunk-size", "body"],
+)
+def test_trickling_server_stops_at_the_deadline(head, data, server, tmp_path):
+    routes, base = server
+    routes["/trickle"] = trickle(head, data)  # a byte every 0.25 s (5 s in all) never trips timeout=1
+    start = time.monotonic()
+    with pytest.raises(torchnlp.DataError, match="took more than 1 s"):
+        torchnlp.download(base + "/trickle", tmp_path / "x", sha256="0" * 64, timeout=1, deadline=1)
+    assert time.monotonic() - start < 3
+    assert leftovers(tmp_path) == []
+
+
+def test_unknown_data_file_name_raises(no_data):
+    for call in (torchnlp.download_data_file, torchnlp.find_data_file, torchnlp.read_data_file):
+        with pytest.raises(ValueError, match="unknown data file 'imdb/unsup.csv'"):
+            call("imdb/unsup.csv")
+
+
+def test_archive_conversion_creates_the_folder_and_refuses_a_memory_bomb(tmp_path, monkeypatch):
+    archive = tmp_path / "aclImdb_v1.tar.gz"
+    archive.write_bytes(imdb_archive(REVIEWS))
+    torchnlp.convert_imdb_archive(archive, tmp_path / "new" / "imdb")
+    assert leftovers(tmp_path / "new") == ["test.csv.gz", "train.csv.gz"]
+    monkeypatch.setattr(torchnlp, "IMDB_TEXT_MAX", 50)  # the reviews above hold more; a bomb holds gigabytes
+    with pytest.raises(torchnlp.DataError, match="over 50 bytes of reviews"):
+        torchnlp.convert_imdb_archive(archive, tmp_path / "other")
+    assert not (tmp_path / "other").exists()
+
+
+def test_a_gzip_bomb_in_the_data_folder_is_refused_before_it_is_unpacked(no_data, monkeypatch, tmp_path):
+    folder = tmp_path / "data"
+    (folder / "mysterious_island").mkdir(parents=True)
+    (folder / (BOOK + ".gz")).write_bytes(gzip.compress(bytes(50 << 20)))  # 50 MB of zeros in 50 kB
+    monkeypatch.setenv("TORCHNLP_DATA", str(folder))
+    expect_sample_book(monkeypatch)  # the book's sample: 0.1 MB, so at most 0.2 MB is read
+    with pytest.raises(torchnlp.DataError, match=r"holds more than \d+ bytes, far more than"):
+        torchnlp.read_data_file(BOOK)
+
+
+def test_download_limits_must_be_finite_and_its_folder_writable(tmp_path):
+    for name in ("timeout", "deadline"):  # inf overflowed inside the socket and queue
+        with pytest.raises(ValueError, match=f"{name} must be a finite number of seconds"):
+            torchnlp.download("http://127.0.0.1:9/never-asked", tmp_path / "x", **{name: float("inf")})
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(torchnlp.DataError, match="cannot write .*file.x"):
+        torchnlp.download("http://127.0.0.1:9/never-asked", tmp_path / "file" / "x", sha256="0" * 64)
+
+
+def test_a_data_file_that_is_not_utf8_raises_a_data_error(no_data, monkeypatch, tmp_path):
+    folder = tmp_path / "data"
+    (folder / "mysterious_island").mkdir(parents=True)
+    content = b"THE MYSTERIOUS ISLAND \xff End of the Project Gutenberg"
+    (folder / BOOK).write_bytes(content)
+    monkeypatch.setenv("TORCHNLP_DATA", str(folder))
+    monkeypatch.setitem(torchnlp.DATA_FILES, BOOK, ("the book", "http://127.0.0.1:9/none", sha256(content), 100))
+    with pytest.raises(torchnlp.DataError, match=f"{BOOK} is not UTF-8 text"):  # a UnicodeDecodeError before
+        torchnlp.load_book()

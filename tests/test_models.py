@@ -690,3 +690,174 @@ def test_evaluate_text_bad_input():
     for bad in ([0, 1, 2] * 10, torch.zeros(40, 2, dtype=torch.long)):
         with pytest.raises(TypeError, match="ids must be a 1-D tensor"):
             torchnlp.evaluate_text(model, bad, batch_size=2)
+
+
+def test_model_options_are_checked():
+    for kwargs, error, message in [
+        (dict(embed_dim=0), ValueError, "embed_dim must be at least 1"),  # torch said "input_size"
+        (dict(hidden_dim=0), ValueError, "hidden_dim must be at least 1"),
+        (dict(num_layers=0), ValueError, "num_layers must be at least 1"),
+        (dict(dropout="0.5"), TypeError, "dropout must be a number in 0..1"),
+        (dict(dropout=1.5), ValueError, r"dropout must lie in 0\.\.1"),
+    ]:
+        for model in (torchnlp.RNNClassifier, torchnlp.CharLSTM):
+            with pytest.raises(error, match=message):
+                model(10, **kwargs) if model is torchnlp.CharLSTM else model(10, 2, **kwargs)
+    for name in ("bidirectional", "sparse"):
+        with pytest.raises(TypeError, match=f"{name} must be True or False, not 'no'"):
+            torchnlp.RNNClassifier(10, 2, **{name: "no"})  # a string would have meant True
+    for bad in ("no", None, 1):
+        with pytest.raises(TypeError, match=f"bf16 must be True or False, not {bad!r}"):
+            torchnlp.CharLSTM(10, bf16=bad)
+
+
+def test_helpers_check_their_arguments():
+    for call in (lambda: torchnlp.count_parameters(None), lambda: torchnlp.eval_mode(None).__enter__()):
+        with pytest.raises(TypeError, match="model must be a model"):
+            call()
+    with pytest.raises(ValueError, match="device must be a device such as 'cpu'"):
+        torchnlp.supports_sparse_gradients("gpu")
+    for seed in ("a", 1.5):
+        with pytest.raises(TypeError, match="seed must be an int"):
+            torchnlp.seed_everything(seed)
+    x, lengths = torch.zeros(2, 5, 3), torch.tensor([5, 2])
+    for bad_x, error, message in [
+        (torch.zeros(0, 3), ValueError, "holds no sequence"),  # min() of nothing failed inside torch
+        (torch.zeros(3), TypeError, r"x must be a padded batch, a \(B, T, ...\) tensor"),
+        ([[1, 2]], TypeError, "x must be a padded batch"),
+    ]:
+        with pytest.raises(error, match=message):
+            torchnlp.check_lengths(lengths[: len(bad_x)], bad_x)
+    gru = torch.nn.GRU(3, 4, batch_first=True)
+    for bad_x in (x[..., 0], torch.zeros(2, 5, 7)):
+        with pytest.raises(ValueError, match=r"x must be \(B, T, 3\) inputs"):  # "mat1 and mat2 shapes" before
+            torchnlp.rnn_padded(gru, bad_x, lengths)
+
+
+def test_cross_entropy_checks_its_arguments():
+    assert torchnlp.cross_entropy(torch.zeros(4), torch.tensor(1)).item() == pytest.approx(torch.log(torch.tensor(4.0)))
+    for logits, labels in [
+        (torch.zeros(2, 3), torch.zeros(3, dtype=torch.long)),
+        (torch.zeros(2, 3), torch.zeros(2)),  # float labels
+        (torch.zeros(2, 5, 3), torch.zeros(2, dtype=torch.long)),
+    ]:
+        with pytest.raises(ValueError, match="labels .* must be integer classes, one per row of logits"):
+            torchnlp.cross_entropy(logits, labels)
+    int32 = torchnlp.cross_entropy(torch.zeros(2, 3), torch.zeros(2, dtype=torch.int32))  # torch wants int64
+    assert int32.item() == pytest.approx(torch.log(torch.tensor(3.0)))
+    with pytest.raises(TypeError, match="logits and labels must be tensors"):
+        torchnlp.cross_entropy([[1.0, 2.0]], torch.zeros(1, dtype=torch.long))
+
+
+def nan_at(batch):
+    """A loss function that gives NaN from batch ``batch`` (0-based) on, cross-entropy before."""
+    calls = []
+
+    def loss_fn(out, y):
+        calls.append(1)
+        loss = torchnlp.cross_entropy(out, y)
+        return loss * float("nan") if len(calls) > batch else loss
+
+    return loss_fn
+
+
+def test_a_nan_loss_raises_instead_of_training_on():
+    torch.manual_seed(0)
+    model = torchnlp.RNNClassifier(10, 2, embed_dim=4, hidden_dim=4)
+    loader = torchnlp.make_loader(toy_task(24), batch_size=8, shuffle=False)
+    before = copy.deepcopy(model.state_dict())
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="the loss is nan by batch 1: .*lower the learning rate"):
+        torchnlp.train_epoch(model, loader, opt, loss_fn=nan_at(0), progress=False)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # raised before the step
+    with pytest.raises(ValueError, match="the loss is nan after 3 batches"):  # checked at the end of the epoch too
+        torchnlp.run_epoch(model, loader, opt, loss_fn=nan_at(1), progress=False)
+    with pytest.raises(ValueError, match="the loss is nan"):
+        torchnlp.evaluate(model, loader, loss_fn=nan_at(0), progress=False)
+    with pytest.raises(ValueError, match="the loss is nan"):
+        torchnlp.train(model, loader, epochs=3, loss_fn=nan_at(2), verbose=False, progress=False)
+    with pytest.raises(TypeError, match="restore_best must be True or False"):
+        torchnlp.train(model, loader, loader, restore_best="no", verbose=False, progress=False)
+
+
+def test_loops_take_a_model_without_parameters():
+    class Constant(torch.nn.Module):  # a baseline, e.g. "always the majority class"
+        def forward(self, x, lengths):
+            return torch.zeros(len(x), 2)
+
+    loader = torchnlp.make_loader(toy_task(10), batch_size=4)
+    assert torchnlp.evaluate(Constant(), loader, progress=False)["samples"] == 10  # StopIteration before
+    with pytest.raises(TypeError, match="model must be a model"):
+        torchnlp.evaluate(None, loader, progress=False)
+    with pytest.raises(TypeError, match="model must be a model"):  # 'NoneType' object has no attribute 'train'
+        torchnlp.train(None, loader, optimizer=torch.optim.SGD([torch.zeros(1)], lr=0.1), verbose=False)
+
+
+def test_logits_with_no_finite_maximum_raise_rather_than_give_nan():
+    neg = float("-inf")
+    torch.testing.assert_close(torchnlp.softmax_with_temperature(torch.tensor([0.0, neg])), torch.tensor([1.0, 0.0]))
+    for logits in (torch.full((2, 5), neg), torch.tensor([0.0, float("nan")]), torch.tensor([float("inf"), 0.0])):
+        with pytest.raises(ValueError, match="logits must hold a finite largest value in every row"):
+            torchnlp.softmax_with_temperature(logits)  # gave nan, which torch.multinomial rejects or samples
+    for logits in ([1.0, 2.0], torch.zeros(0), torch.tensor([1, 2])):
+        with pytest.raises(TypeError, match=r"logits must be a floating-point tensor \(..., V\)"):
+            torchnlp.softmax_with_temperature(logits)
+
+    class Impossible(torch.nn.Module):  # a language model whose every next character has probability 0
+        def __init__(self, vocab_size):
+            super().__init__()
+            self.vocab_size = vocab_size
+
+        def forward(self, x, state=None):
+            return torch.full((1, x.size(1), self.vocab_size), neg), state
+
+    vocab = torchnlp.char_vocab("abcd")
+    for temperature in (1.0, None):  # sampled or greedy (argmax of all -inf picked the first character)
+        with pytest.raises(ValueError, match="finite"):
+            torchnlp.generate(Impossible(len(vocab)), "ab", vocab, length=3, temperature=temperature)
+    model = torchnlp.CharLSTM(len(vocab), embed_dim=4, hidden_dim=4)
+    with pytest.raises(TypeError, match="generator must be a torch.Generator"):
+        torchnlp.generate(model, "ab", vocab, generator=0)
+    with pytest.raises(TypeError, match="model must be a model"):
+        torchnlp.generate(None, "ab", vocab)
+
+
+def test_char_helpers_check_their_text():
+    with pytest.raises(ValueError, match="char_vocab: text is empty"):
+        torchnlp.char_vocab("")
+    for text in (None, ["ab", "c"]):
+        with pytest.raises(TypeError, match="char_vocab: text must be a str"):
+            torchnlp.char_vocab(text)
+    with pytest.raises(ValueError, match="ids: a text of 0 characters is too short"):  # gave an empty data set
+        torchnlp.char_dataset(torch.zeros(0, dtype=torch.long), 3)
+
+
+def test_more_loop_and_model_arguments_are_checked():
+    model = torchnlp.RNNClassifier(10, 2, embed_dim=4, hidden_dim=4)
+    loader = torchnlp.make_loader(toy_task(8), batch_size=4)
+    for call, error, message in [
+        (lambda: torchnlp.evaluate(model, loader, device="gpu", progress=False), ValueError, "device must be a device"),
+        (
+            lambda: torchnlp.evaluate(model, loader, loss_fn=None, progress=False),
+            TypeError,
+            "loss_fn must be a function",
+        ),
+        (lambda: torchnlp.make_loader(toy_task(4), collate_fn=None), TypeError, "collate_fn must be a function"),
+        (
+            lambda: torchnlp.MultiOptimizer(torch.optim.SGD(model.parameters(), lr=0.1), 0.1),
+            TypeError,
+            "optimizer must",
+        ),
+        (lambda: torchnlp.BucketBatchSampler(5, 2), TypeError, "lengths must be a list of ints"),
+    ]:
+        with pytest.raises(error, match=message):
+            call()
+    with pytest.raises(ValueError, match="make_adam: the model ReLU has no parameters"):
+        torchnlp.make_adam(torch.nn.ReLU())
+    char_model = torchnlp.CharLSTM(10, embed_dim=4, hidden_dim=6)
+    for m in (model, char_model):  # "Expected sequence length to be larger than 0 in RNN" before
+        with pytest.raises(ValueError, match=r"x \(2, 0\) has no step \(T = 0\)"):
+            m(torch.zeros(2, 0, dtype=torch.long))
+    _, state = char_model(torch.tensor([[1, 2], [3, 4], [5, 6]]))
+    with pytest.raises(ValueError, match=r"state must be None or \(h, c\), each \(1, 2, 6\) for this batch"):
+        char_model(torch.tensor([[1, 2], [3, 4]]), state)  # a state from a batch of 3

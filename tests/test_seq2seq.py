@@ -1,5 +1,6 @@
 """Sequence to sequence: CMUdict, splitting by word, batches of pairs, beam search, error rates."""
 
+import hashlib
 import itertools
 import math
 
@@ -134,3 +135,82 @@ def test_error_rates_take_the_closest_pronunciation_and_optionally_ignore_stress
     assert torchnlp.strip_stress(["AH0", "B", "ER1"]) == ["AH", "B", "ER"]
     with pytest.raises(ValueError, match="one prediction per word"):
         torchnlp.error_rates(predictions[:2], references)
+
+
+def test_split_and_pad_pairs_check_their_arguments():
+    entries = [("a", ["AH0"]), ("b", ["B"])]
+    for fractions in (None, (float("nan"), 0.5, 0.5), (1, "a", 0), (0.5, 0.5)):
+        with pytest.raises(ValueError, match="fractions must be three non-negative numbers"):
+            torchnlp.split_by_word(entries, fractions)
+    for bad, message in [(None, "entries must be a list of"), (["abc"], "but item 0 is 'abc'")]:
+        with pytest.raises(TypeError, match=message):
+            torchnlp.split_by_word(bad)
+    with pytest.raises(TypeError, match="seed must be an int"):  # None gave a different split at every call
+        torchnlp.split_by_word(entries, seed=None)
+    assert torchnlp.split_by_word(iter(entries), (1.0, 0.0, 0.0))[0] == entries  # a generator gave empty parts
+    assert torchnlp.split_by_word([]) == ([], [], [])
+    with pytest.raises(TypeError, match="batch must be a list"):
+        torchnlp.pad_pairs(None)
+    for pair in (([1, 2], [1, 3, 2]), (torch.tensor([1]), torch.tensor([1, 2]), 3)):
+        with pytest.raises(TypeError, match=r"item 0 of the batch must be \(source ids, target ids\)"):
+            torchnlp.pad_pairs([pair])
+
+
+def test_beam_search_checks_its_arguments_and_its_step():
+    uniform = lambda tokens, state: (torch.full((len(tokens), 5), -math.log(5)), state)  # noqa: E731
+    for kwargs, error, message in [
+        (dict(beam_size="2"), TypeError, "beam_size must be an int"),
+        (dict(beam_size=2.5), TypeError, "beam_size must be an int"),
+        (dict(max_len=0), ValueError, "max_len must be at least 1"),
+        (dict(bos="<bos>"), TypeError, "bos must be an int"),
+        (dict(eos=99), ValueError, "eos 99 is not a token of step's 5 outputs"),  # ran max_len steps before
+        (dict(step=None), TypeError, "step must be a function"),
+    ]:
+        args = dict(step=uniform, state=torch.zeros(1), bos=0, eos=1) | kwargs
+        with pytest.raises(error, match=message):
+            torchnlp.beam_search(**args)
+    for log_probs, message in [
+        (float("-inf"), "every continuation a log-probability of -inf"),  # returned a sequence of garbage
+        (float("nan"), "step must return log-probabilities"),
+        (0.5, r"step must return log-probabilities \(at most 0"),  # probabilities or logits
+    ]:
+        step = lambda tokens, state, value=log_probs: (torch.full((len(tokens), 5), value), state)  # noqa: E731
+        with pytest.raises(ValueError, match=message):
+            torchnlp.beam_search(step, torch.zeros(1), bos=0, eos=1)
+    with pytest.raises(ValueError, match=r"step must return log_probs \(K, V\) for its K = 1 sequences"):
+        torchnlp.beam_search(lambda tokens, state: (torch.zeros(5), state), torch.zeros(1), bos=0, eos=1)
+
+
+def test_error_rates_refuse_inputs_of_another_shape():
+    cat = ["K", "AE1", "T"]
+    for predictions, references, message in [
+        ([cat], [cat], r"references\[0\] must be a non-empty list of pronunciations"),  # scored 'K' vs cat
+        (["K AE1 T"], [[cat]], r"predictions\[0\] must be a list of phonemes"),  # scored letters
+        ([cat], [[]], r"references\[0\] must be a non-empty list"),  # min() of an empty sequence
+        ([cat], [[[]]], r"each a non-empty list of phonemes"),  # the PER divided by 0
+        (None, None, "predictions must be a list with one item per word"),
+    ]:
+        with pytest.raises(TypeError, match=message):
+            torchnlp.error_rates(predictions, references)
+    with pytest.raises(TypeError, match="stress must be True or False"):
+        torchnlp.error_rates([cat], [[cat]], stress="no")
+    for phonemes in ("AH0", None, [1, 2]):  # 'AH0' gave ['A', 'H', '']
+        with pytest.raises(TypeError, match="phonemes must be a list of str"):
+            torchnlp.strip_stress(phonemes)
+    for a, b in ((None, "a"), (5, [1])):
+        with pytest.raises(TypeError, match="must be a sequence"):
+            torchnlp.edit_distance(a, b)
+
+
+def test_a_blank_line_in_cmudict_raises_a_data_error(no_data, monkeypatch, tmp_path):
+    content = b"a AH0\n\nb B IY1\n"
+    folder = tmp_path / "data"
+    (folder / "cmudict").mkdir(parents=True)
+    (folder / "cmudict" / "cmudict.dict").write_bytes(content)
+    monkeypatch.setenv("TORCHNLP_DATA", str(folder))
+    sha256 = hashlib.sha256(content).hexdigest()
+    monkeypatch.setitem(
+        torchnlp.DATA_FILES, "cmudict/cmudict.dict", ("CMUdict", "http://127.0.0.1:9/none", sha256, 100)
+    )
+    with pytest.raises(torchnlp.DataError, match="line 2 has no word and phonemes"):  # failed to unpack before
+        torchnlp.load_cmudict()

@@ -1,5 +1,7 @@
 """Time series: the ETTh1 data, standard windows, scaling and forecast metrics."""
 
+import hashlib
+
 import pytest
 import torch
 
@@ -95,3 +97,72 @@ def test_load_ett_quick(quick):
 def test_load_ett_full_data_is_checked(full):
     _, values, _ = torchnlp.load_ett()  # read from the shared data folder, checksum verified
     assert values.shape == (17420, 7)
+
+
+def test_standardize_constant_columns_and_bad_values():
+    values = torch.randn(100, 3)
+    values[:, 1] = 5.0  # e.g. a sensor that never moved in the training period
+    scaled, mean, std = torchnlp.standardize(values, end=50)
+    assert torch.isfinite(scaled).all() and std[1] == 1 and torch.equal(scaled[:, 1], torch.zeros(100))  # NaN before
+    torch.testing.assert_close(scaled * std + mean, values)
+    for bad, error, message in [
+        ([[1.0, 2.0]] * 10, TypeError, r"values must be a \(N, C\) floating-point tensor"),
+        (torch.arange(20).view(10, 2), TypeError, "floating-point tensor .* torch.int64"),
+        (torch.randn(10), TypeError, r"one series: values\[:, None\]"),
+    ]:
+        with pytest.raises(error, match=message):
+            torchnlp.standardize(bad, end=5)
+    with pytest.raises(TypeError, match="end must be an int"):
+        torchnlp.standardize(values, end="50")
+    values[3, 0] = float("nan")
+    with pytest.raises(ValueError, match=r"values hold NaN or inf in rows \[0, 50\)"):
+        torchnlp.standardize(values, end=50)
+
+
+def test_forecast_windows_name_what_does_not_fit():
+    series = torch.zeros(14400, 2)
+    with pytest.raises(ValueError, match=r"lookback \+ horizon \(96 \+ 5000 rows\) is longer than the 'val' split"):
+        torchnlp.forecast_windows(series, "val", horizon=5000)  # said the series was too short
+    with pytest.raises(ValueError, match=r"lookback \+ horizon \(9000 \+ 1 rows\) is longer than the 'train' split"):
+        torchnlp.forecast_windows(series, "train", lookback=9000, horizon=1)
+    for kwargs, message in [(dict(lookback="96"), "lookback must be an int"), (dict(horizon=2.5), "horizon must be")]:
+        with pytest.raises(TypeError, match=message):
+            torchnlp.forecast_windows(series, "val", **kwargs)
+    for bad in (torch.zeros(14400), [[0.0]] * 14400):
+        with pytest.raises(TypeError, match=r"series must be a \(N, C\) tensor"):
+            torchnlp.forecast_windows(bad, "val")
+    with pytest.raises(ValueError, match="split must be one of train, val, test, not None"):
+        torchnlp.forecast_windows(series, None)
+
+
+def test_evaluate_forecast_baselines_nan_and_bad_batches():
+    class Last(torch.nn.Module):  # the naive baseline: repeat the last value; no parameter
+        def forward(self, x):
+            return x[:, -1:].repeat(1, 96, 1)
+
+    series = torch.randn(14400, 2)
+    loader = torch.utils.data.DataLoader(torchnlp.forecast_windows(series, "test", stride=96), batch_size=8)
+    assert torchnlp.evaluate_forecast(Last(), loader)["windows"] == 30  # StopIteration before
+    with pytest.raises(ValueError, match="the loss is nan .mean squared error. over 30 windows"):
+        torchnlp.evaluate_forecast(Constant(float("nan")), loader)  # returned nan
+    triples = [(torch.zeros(2, 96, 2), torch.zeros(2, 96, 2), torch.zeros(2))]
+    with pytest.raises(TypeError, match=r"each batch of loader must be \(x, y\)"):
+        torchnlp.evaluate_forecast(Last(), triples)
+
+
+def test_evaluate_forecast_of_targets_without_values_raises():
+    empty = [(torch.zeros(2, 96, 0), torch.zeros(2, 96, 0))]  # no column: the means would divide by 0
+    with pytest.raises(ValueError, match="the targets y hold no value"):
+        torchnlp.evaluate_forecast(Constant(0.0), empty)
+
+
+@pytest.mark.parametrize("content", [b"", b"date,OT\n2016-07-01 00:00:00,abc\n"], ids=["empty", "not-a-number"])
+def test_a_malformed_ett_file_raises_a_data_error(content, no_data, monkeypatch, tmp_path):
+    folder = tmp_path / "data"
+    (folder / "ett").mkdir(parents=True)
+    (folder / "ett" / "ETTh1.csv").write_bytes(content)
+    monkeypatch.setenv("TORCHNLP_DATA", str(folder))
+    sha256 = hashlib.sha256(content).hexdigest()  # as if it were the published file: only the parsing can tell
+    monkeypatch.setitem(torchnlp.DATA_FILES, "ett/ETTh1.csv", ("ETTh1", "http://127.0.0.1:9/none", sha256, 100))
+    with pytest.raises(torchnlp.DataError, match="ett/ETTh1.csv"):  # ValueError from unpacking or float() before
+        torchnlp.load_ett()

@@ -281,3 +281,21 @@ def test_make_loader(bucket):
     assert seen == 50
     padded, labels = next(iter(torchnlp.make_loader(data, batch_size=8, bucket=bucket, collate_fn=torchnlp.padify)))
     assert padded.shape[0] == labels.shape[0] == 8
+
+
+def test_vocab_and_batching_arguments_are_checked():
+    for call, error, message in [
+        (lambda: Vocab(None), TypeError, "itos must be a list of str"),
+        (lambda: Vocab(["<pad>", "<unk>", "a"], tokenizer=None), TypeError, "tokenizer must be a function"),
+        (lambda: Vocab(["<pad>", "<unk>", "a"], sep=None), TypeError, "sep must be a str"),
+        (lambda: Vocab.build(["a"], specials=None), TypeError, "specials must be a tuple of str"),
+        (lambda: torchnlp.encode_dataset(None, Vocab.build(["a"])), TypeError, "data must be a list of"),
+        (lambda: torchnlp.pad_length(None), TypeError, "batch must be a list of items"),
+        (lambda: torchnlp.BucketBatchSampler([], 4), ValueError, "lengths is empty"),
+        (lambda: torchnlp.BucketBatchSampler([1, 2], 4, seed="x"), TypeError, "seed must be an int"),
+        (lambda: torchnlp.make_loader(None), TypeError, "data must be a list of"),
+        (lambda: torchnlp.make_loader([(torch.tensor([1]), 0)], seed="x"), TypeError, "seed must be an int"),
+        (lambda: torchnlp.make_loader([(torch.tensor([1]), 0)], shuffle="no"), TypeError, "shuffle must be True"),
+    ]:
+        with pytest.raises(error, match=message):
+            call()
