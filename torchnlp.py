@@ -441,6 +441,9 @@ def download_data_file(name: str) -> Path:
         ) from e
 
 
+MIN_RATE = 1024  # bytes a second: a download that is slower than this for `timeout` seconds is abandoned
+
+
 def download(
     url: str,
     path: Path,
@@ -457,9 +460,11 @@ def download(
     renamed to ``path``. Anything else raises ``DataError`` and leaves no file
     behind: offline, an HTTP error, a short transfer, a wrong checksum, more
     than ``max_bytes`` bytes (checked against ``Content-Length`` before the
-    transfer, and while reading), no byte for ``timeout`` seconds, or a transfer
-    (headers included) still running after ``deadline`` seconds, however slowly
-    the server trickles its bytes. A response without ``Content-Length`` (read
+    transfer, and while reading), no byte for ``timeout`` seconds, no complete
+    response headers within ``2 * timeout`` seconds, a body that arrives slower
+    than ``MIN_RATE`` bytes a second over ``timeout`` seconds (a server that
+    trickles a byte at a time never trips the socket's ``timeout``), or a
+    transfer still running after ``deadline`` seconds. A response without ``Content-Length`` (read
     to its end) needs a checksum: otherwise a cut transfer would pass for a
     whole one. A folder that cannot be written raises ``DataError`` too. Bad
     arguments raise ``TypeError`` or ``ValueError`` (``timeout`` and ``deadline``
@@ -487,11 +492,13 @@ def download(
     chunks, stop = queue.Queue(), threading.Event()
     threading.Thread(target=_fetch, args=(url, timeout, chunks, stop), daemon=True).start()
 
-    def next_item():  # the headers, then each chunk of the body (b"" at its end), waiting until the deadline
-        left, item = deadline - (time.monotonic() - start), None
+    def next_item(limit=math.inf):  # the headers, then each chunk of the body (b"" at its end)
+        left, item = min(deadline - (time.monotonic() - start), limit), None
         if left > 0:  # checked also while chunks keep coming: the deadline bounds the whole transfer
             with contextlib.suppress(queue.Empty):
                 item = chunks.get(timeout=left)
+        if item is None and limit < deadline - (time.monotonic() - start):
+            raise DataError(f"{url} sent no complete response headers within {limit:g} s")
         if item is None:
             raise DataError(f"download of {url} took more than {deadline:g} s ({received} bytes)")
         if isinstance(item, BaseException):
@@ -501,7 +508,7 @@ def download(
     received = 0
     try:
         with os.fdopen(fd, "wb") as out:
-            total = _content_length(headers := next_item())
+            total = _content_length(headers := next_item(limit=2 * timeout))
             if max_bytes is not None and total is not None and total > max_bytes:
                 raise DataError(f"{url} announces {total} bytes, more than the {max_bytes} expected at most")
             if total is None and not expected and "chunked" not in headers.get("Transfer-Encoding", "").lower():
@@ -510,9 +517,18 @@ def download(
                     "pass sha256= (or md5=) to check what arrives"
                 )
             with tqdm(total=total, unit="B", unit_scale=True, desc=path.name) as bar:
+                window = (time.monotonic(), received)  # when the last `timeout` seconds began, and the bytes then
                 while chunk := next_item():
                     out.write(chunk)
                     received += len(chunk)
+                    if (now := time.monotonic()) - window[0] >= timeout:
+                        rate = (received - window[1]) / (now - window[0])
+                        if rate < MIN_RATE:
+                            raise DataError(
+                                f"download of {url} stalled: {rate:.0f} bytes/s over {now - window[0]:.1f} s, "
+                                f"less than {MIN_RATE} ({received} bytes received)"
+                            )
+                        window = (now, received)
                     for digest in digests.values():
                         digest.update(chunk)
                     bar.update(len(chunk))

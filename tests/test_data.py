@@ -603,12 +603,39 @@ def trickle(head, data, pause=0.25):
 )
 def test_trickling_server_stops_at_the_deadline(head, data, server, tmp_path):
     routes, base = server
-    routes["/trickle"] = trickle(head, data)  # a byte every 0.25 s (5 s in all) never trips timeout=1
+    routes["/trickle"] = trickle(head, data)  # a byte every 0.25 s (5 s in all) never trips timeout=5
     start = time.monotonic()
     with pytest.raises(torchnlp.DataError, match="took more than 1 s"):
-        torchnlp.download(base + "/trickle", tmp_path / "x", sha256="0" * 64, timeout=1, deadline=1)
+        torchnlp.download(base + "/trickle", tmp_path / "x", sha256="0" * 64, timeout=5, deadline=1)
     assert time.monotonic() - start < 3
     assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("head", "data", "message"),
+    [
+        (b"", b"HTTP/1.0 200 OK\r\nX-Padding: " + b"x" * 20, "no complete response headers within 2 s"),
+        (b"HTTP/1.0 200 OK\r\nContent-Length: 40\r\n\r\n", b"x" * 40, "stalled: [0-9] bytes/s over 1.[0-9] s"),
+        (b"HTTP/1.0 200 OK\r\n\r\n", b"x" * 40, "stalled"),  # HTTP/1.0, no length: read to the end
+    ],
+    ids=["headers", "body", "body-without-length"],
+)
+def test_trickling_server_stops_soon_after_timeout_with_the_default_deadline(head, data, message, server, tmp_path):
+    routes, base = server
+    routes["/trickle"] = trickle(head, data)  # 4 bytes a second (10 s in all): each byte well inside timeout=1
+    start = time.monotonic()
+    with pytest.raises(torchnlp.DataError, match=message):
+        torchnlp.download(base + "/trickle", tmp_path / "x", sha256="0" * 64, timeout=1)
+    assert time.monotonic() - start < 4
+    assert leftovers(tmp_path) == []
+
+
+def test_a_steady_transfer_slower_than_a_socket_read_is_not_called_stalled(server, tmp_path):
+    routes, base = server
+    body = b"y" * 8000
+    routes["/steady"] = answer(body, chunks=4, pause=0.5)  # 4 kB/s, in 2 s, over timeout=1: fine
+    torchnlp.download(base + "/steady", tmp_path / "y", sha256=sha256(body), timeout=1)
+    assert (tmp_path / "y").read_bytes() == body
 
 
 def test_unknown_data_file_name_raises(no_data):
