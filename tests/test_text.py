@@ -281,3 +281,33 @@ def test_make_loader(bucket):
     assert seen == 50
     padded, labels = next(iter(torchnlp.make_loader(data, batch_size=8, bucket=bucket, collate_fn=torchnlp.padify)))
     assert padded.shape[0] == labels.shape[0] == 8
+
+
+def test_vocab_keeps_specials_once_even_when_the_texts_hold_them():
+    assert Vocab.build(["<unk> a <pad> a"]).itos == ["<pad>", "<unk>", "a"]
+
+
+def test_bucket_sampler_shuffles_the_order_of_batches_and_follows_its_seed():
+    lengths = list(range(1, 1001))
+    batches = list(torchnlp.BucketBatchSampler(lengths, batch_size=10, pool=100, seed=0))  # one pool of 100 batches
+    longest = [max(lengths[i] for i in b) for b in batches]
+    assert sorted(longest) == list(range(10, 1001, 10)) and longest != sorted(longest)  # short ones not all first
+    assert batches != list(torchnlp.BucketBatchSampler(lengths, batch_size=10, pool=100, seed=1))
+
+
+@pytest.mark.parametrize("bucket", [True, False])
+def test_make_loader_order_without_shuffle_and_with_a_seed(bucket):
+    data = [(torch.arange(1, 2 + (i * 5) % 7), i) for i in range(40)]  # lengths 1..7, the label is the item's index
+
+    def order(loader):
+        return [y.tolist() for *_, y in loader]
+
+    in_order = order(torchnlp.make_loader(data, batch_size=8, shuffle=False, bucket=bucket))
+    if bucket:  # by length, shortest first
+        assert sum(in_order, []) == sorted(range(40), key=lambda i: (len(data[i][0]), i))
+    else:
+        assert in_order == [list(range(i, i + 8)) for i in range(0, 40, 8)]
+    seeded = order(torchnlp.make_loader(data, batch_size=8, bucket=bucket, seed=1))
+    assert seeded == order(torchnlp.make_loader(data, batch_size=8, bucket=bucket, seed=1))
+    assert seeded != order(torchnlp.make_loader(data, batch_size=8, bucket=bucket, seed=2))
+    assert sorted(sum(seeded, [])) == list(range(40))
