@@ -181,6 +181,16 @@ def test_book_without_its_end_marker_raises(no_data, monkeypatch, tmp_path):
         torchnlp.load_book()
 
 
+def test_a_copy_that_fails_its_checksum_is_refused(no_data, monkeypatch, tmp_path, offline):
+    folder = book_folder(tmp_path / "data")
+    monkeypatch.setenv("TORCHNLP_DATA", str(folder))
+    expect_sample_book(monkeypatch)
+    assert len(torchnlp.load_book()) == 100_000
+    (folder / BOOK).write_bytes((folder / BOOK).read_bytes()[:-1])  # one byte short
+    with pytest.raises(torchnlp.DataError, match="does not match its checksum .*delete it to download it again"):
+        torchnlp.load_book()
+
+
 def test_torchnlp_data_expands_the_home_folder(no_data, monkeypatch, tmp_path, offline):
     book_folder(tmp_path / "home" / "mydata")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
@@ -486,7 +496,7 @@ REVIEWS = {
 
 def test_convert_imdb_archive(tmp_path):
     archive = tmp_path / "aclImdb_v1.tar.gz"
-    archive.write_bytes(imdb_archive(REVIEWS))
+    archive.write_bytes(imdb_archive(REVIEWS | {("train", "unsup", 5, 0): "An unlabelled review"}))  # as the real one
     torchnlp.convert_imdb_archive(archive, tmp_path)
     with gzip.open(tmp_path / "train.csv.gz", "rt", encoding="utf-8", newline="") as f:
         rows = list(csv.reader(f))

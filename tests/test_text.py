@@ -146,6 +146,7 @@ def test_vocab_lookup_and_iteration():
     with pytest.raises(TypeError, match=r"vocab.itos\[i\]"):
         v[3]  # an index is not a token: it would silently be <unk>
     assert list(v) == v.itos  # iterating used to call v[0], v[1], ... forever
+    assert all(token in v for token in ["<pad>", "<unk>", "good", "film"]) and "<unk>" not in torchnlp.char_vocab("ab")
     assert list(torchnlp.char_vocab("abca")) == ["a", "b", "c"]
     for bad in (None, ["good", "film"]):
         with pytest.raises(TypeError, match="text must be a str"):
