@@ -40,6 +40,8 @@ def test_classifier_shapes(cell, layers, bidirectional):
     assert model(x, lengths).shape == (5, 4)
     assert model.fc.in_features == 6 * (2 if bidirectional else 1)
     assert model.embedding.padding_idx == 0
+    assert model.rnn.dropout == (0.1 if layers > 1 else 0.0)  # between layers (none after the last)
+    assert torchnlp.CharLSTM(20, num_layers=layers, dropout=0.1).rnn.dropout == (0.1 if layers > 1 else 0.0)
 
 
 def test_models_check_their_sizes_and_inputs():
