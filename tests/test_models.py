@@ -236,6 +236,14 @@ def test_train_restore_best_loads_the_epoch_with_the_lowest_validation_loss():
         torchnlp.train(model, train_loader, epochs=1, optimizer=torch.optim.SGD(model.parameters(), 0.1), lr=0.1)
 
 
+def test_train_best_epoch_is_the_first_of_equal_validation_losses():
+    model = torchnlp.RNNClassifier(10, 2, embed_dim=4, hidden_dim=4)
+    loader = torchnlp.make_loader(toy_task(8), batch_size=8)
+    frozen = torch.optim.SGD(model.parameters(), lr=0.0)  # the same weights, the same loss, every epoch
+    history = torchnlp.train(model, loader, loader, epochs=3, optimizer=frozen, verbose=False, progress=False)
+    assert history["val_loss"][0] == history["val_loss"][2] and history["best_epoch"] == 1
+
+
 def test_train_steps_the_scheduler_once_per_epoch():
     model = torchnlp.RNNClassifier(10, 2, embed_dim=4, hidden_dim=4)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.8)
