@@ -604,6 +604,25 @@ def test_char_lstm_learns_and_generates():
         torchnlp.generate(model, "xyz", vocab, length=5)
 
 
+class Counter(torch.nn.Module):
+    """A language model that predicts character ``n % V`` after reading ``n`` characters: its state is ``n``."""
+
+    def __init__(self, size):
+        super().__init__()
+        self.size, self.dummy = size, torch.nn.Parameter(torch.zeros(()))
+
+    def forward(self, x, state=None):
+        read = (0 if state is None else state) + torch.arange(1, x.size(1) + 1)  # (T,) characters read so far
+        return F.one_hot(read % self.size, self.size).float().expand(len(x), -1, -1), read[-1]
+
+
+def test_generate_carries_the_state_from_character_to_character():
+    vocab = torchnlp.char_vocab("abcde")
+    assert torchnlp.generate(Counter(5), "ab", vocab, length=7, temperature=None) == "ab" + vocab.decode(
+        [2, 3, 4, 0, 1, 2, 3]
+    )
+
+
 def test_generate_bad_arguments():
     vocab = torchnlp.char_vocab("abcd")
     model = torchnlp.CharLSTM(len(vocab), embed_dim=4, hidden_dim=4)
@@ -612,6 +631,7 @@ def test_generate_bad_arguments():
         (ValueError, "length must be at least 0", dict(length=-1)),
         (TypeError, "temperature must be a number", dict(temperature="hot")),
         (ValueError, "temperature must be positive", dict(temperature=-1)),
+        (ValueError, "temperature must be positive", dict(temperature=-1, length=0)),  # checked before any step
     ]:
         with pytest.raises(error, match=message):
             torchnlp.generate(model, "ab", vocab, **kwargs)
