@@ -41,6 +41,8 @@ def test_split_by_word_keeps_every_pronunciation_of_a_word_together():
     assert parts != torchnlp.split_by_word(entries, (0.8, 0.1, 0.1), seed=2)
     with pytest.raises(ValueError, match="fractions"):
         torchnlp.split_by_word(entries, (0.8, 0.3, 0.1))
+    with pytest.raises(ValueError, match="fractions must be three non-negative numbers"):
+        torchnlp.split_by_word(entries, (1.2, -0.1, -0.1))  # adds up to 1, but no part can be negative
 
 
 def test_split_by_word_is_the_same_in_every_process():
