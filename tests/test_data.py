@@ -80,8 +80,10 @@ def test_quick_mode_never_downloads_a_missing_sample(quick, monkeypatch, tmp_pat
 
 
 def test_load_dataset_builds_the_vocabulary_on_the_train_split(quick):
-    train, test, _, vocab = torchnlp.load_dataset("imdb", min_freq=3, max_tokens=500)
-    assert vocab.itos == torchnlp.Vocab.build([t for _, t in train], min_freq=3, max_tokens=500).itos
+    train, _, _, vocab = torchnlp.load_dataset("imdb", min_freq=3)
+    assert vocab.itos == torchnlp.Vocab.build([t for _, t in train], min_freq=3).itos
+    _, _, _, vocab = torchnlp.load_dataset("imdb", max_tokens=500)
+    assert vocab.itos == torchnlp.Vocab.build([t for _, t in train], max_tokens=500).itos
     _, _, _, everything = torchnlp.load_dataset("imdb")
     assert everything.itos == torchnlp.Vocab.build([t for _, t in train]).itos
 
