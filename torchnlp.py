@@ -27,7 +27,8 @@ One file, read top to bottom:
 9. sequence to sequence: ``load_cmudict``, ``split_by_word``, ``pad_pairs``,
    ``beam_search``, ``edit_distance``, ``strip_stress``, ``error_rates``;
 10. names of the seed courses' ``torchnlp.py`` (``encode``, ``device``,
-    ``train_epoch_emb``...): each names what replaced it.
+    ``train_epoch_emb``...): each names what replaced it, also after
+    ``from torchnlp import *``.
 
 Bad arguments raise a ``TypeError`` or ``ValueError`` that names the argument
 and what was expected, and data problems a ``DataError``, rather than giving a
@@ -165,6 +166,12 @@ def _describe(value) -> str:
     if isinstance(value, (tuple, list)):
         return "(" + ", ".join(one(v) for v in value) + ")"
     return one(value)
+
+
+def _is_collection(value) -> bool:
+    """True for what a ``for`` loop reads item by item, strings aside: a list, a generator, a ``Dataset`` or a
+    ``Subset`` (which has ``__getitem__`` but no ``__iter__``)."""
+    return not isinstance(value, (str, bytes)) and (isinstance(value, Iterable) or hasattr(value, "__getitem__"))
 
 
 def _check_int(name: str, value, low: int = 1) -> None:
@@ -822,7 +829,7 @@ class Vocab:
             specials: entries placed first; ``('<pad>', '<unk>')`` for words,
                 ``()`` for a character vocabulary (unknown characters then raise).
         """
-        if isinstance(texts, (str, bytes)) or not isinstance(texts, Iterable):
+        if not _is_collection(texts):
             raise TypeError(f"texts must be a list of strings (for one text, pass [text]), not {_describe(texts)}")
         _check_int("min_freq", min_freq)
         if max_tokens is not None:
@@ -914,7 +921,7 @@ def encode_dataset(data, vocab: Vocab, max_len: int | None = None) -> list[tuple
         )
     if max_len is not None:
         _check_int("max_len", max_len)
-    if isinstance(data, (str, bytes)) or not isinstance(data, Iterable):
+    if not _is_collection(data):
         raise TypeError(f"encode_dataset: data must be a list of (label, text) pairs, not {_describe(data)}")
     items = []
     for i, pair in enumerate(data):
@@ -2192,7 +2199,7 @@ def split_by_word(entries, fractions=(0.9, 0.05, 0.05), seed: int = 0):
     >>> sorted(len(p) for p in parts)  # both pronunciations of 'a' in one part
     [0, 1, 2]
     """
-    if isinstance(entries, (str, bytes)) or not isinstance(entries, Iterable):
+    if not _is_collection(entries):
         raise TypeError(f"entries must be a list of (word, phonemes) pairs, not {_describe(entries)}")
     entries = list(entries)  # read twice below: a generator would give empty parts
     for i, entry in enumerate(entries):
@@ -2420,25 +2427,47 @@ def error_rates(predictions, references, stress: bool = True) -> dict:
 
 # ----------------------------------------------------------------------------
 # 10. Names of the seed courses' torchnlp.py (Microsoft's "PyTorch Fundamentals" RNN unit and
-# the AI-For-Beginners RNN lesson): each says what replaced it (see README, "Coming from the seed courses")
-
-SEED_NAMES = {
-    "encode": "vocab.encode(text), with the vocab that load_dataset returns (there is no global vocabulary)",
-    "vocab": "the vocab that load_dataset returns: train, test, classes, vocab = torchnlp.load_dataset()",
-    "tokenizer": "torchnlp.tokenize(text)",
-    "train_epoch_emb": (
-        "torchnlp.train(model, loader, lr=...) or train_epoch(model, loader, optimizer): make_loader's batches "
-        "are (x, lengths, y), and RNNClassifier(..., pack=True) packs them (use_pack_sequence)"
-    ),
-    "offsetify": "torchnlp.pad_length, whose batches are (x, lengths, y): the course uses no EmbeddingBag offsets",
-}
+# the AI-For-Beginners RNN lesson): each says what replaced it (see README, "Coming from the seed courses").
+# They are module-level names, not a module ``__getattr__``, because ``from torchnlp import *`` (the
+# seed notebooks' first line) copies the module's names and never asks ``__getattr__``. There is no
+# ``__all__``: a star import gives every public name, as the seed's did (``torch`` included).
 
 
-def __getattr__(name: str):
-    """``torchnlp.device`` (the seed's module-level device) is ``get_device()``; other seed names raise, naming
-    their replacement. (``from torchnlp import *`` cannot reach this: import the module instead.)"""
-    if name == "device":
-        return get_device()
-    if name in SEED_NAMES:
-        raise AttributeError(f"torchnlp.{name} was part of the seed course's torchnlp.py; use {SEED_NAMES[name]}")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+class _SeedName:
+    """A name of the seed courses' ``torchnlp.py`` that is gone: every use raises an ``AttributeError`` naming
+    its replacement (a call, an attribute, ``len``, iteration, indexing, ``in``, ``bool``, ``str``).
+
+    Only ``repr`` answers, with the same explanation, so that a notebook or a debugger can show the name.
+    """
+
+    def __init__(self, name: str, replacement: str):
+        self.message = f"torchnlp.{name} was part of the seed course's torchnlp.py; use {replacement}"
+
+    def _fail(self, *args, **kwargs):
+        raise AttributeError(self.message)
+
+    __call__ = __len__ = __iter__ = __getitem__ = __contains__ = __bool__ = __str__ = _fail
+
+    def __getattr__(self, attribute: str):
+        if attribute.startswith("__"):  # probes by copy, pickle, inspect...: a plain miss (and no recursion)
+            raise AttributeError(attribute)
+        self._fail()
+
+    def __repr__(self) -> str:
+        return f"<{self.message}>"
+
+
+encode = _SeedName(
+    "encode", "vocab.encode(text), with the vocab that load_dataset returns (there is no global vocabulary)"
+)
+vocab = _SeedName("vocab", "the vocab that load_dataset returns: train, test, classes, vocab = torchnlp.load_dataset()")
+tokenizer = _SeedName("tokenizer", "torchnlp.tokenize(text)")
+train_epoch_emb = _SeedName(
+    "train_epoch_emb",
+    "torchnlp.train(model, loader, lr=...) or train_epoch(model, loader, optimizer): make_loader's batches "
+    "are (x, lengths, y), and RNNClassifier(..., pack=True) packs them (use_pack_sequence)",
+)
+offsetify = _SeedName(
+    "offsetify", "torchnlp.pad_length, whose batches are (x, lengths, y): the course uses no EmbeddingBag offsets"
+)
+device = get_device()  # the seed's module-level device: the best one here (read once, at import)

@@ -119,3 +119,53 @@ def test_text_loops_need_a_language_model():
         torchnlp.evaluate_text(classifier, ids, 2, 5)  # 'too many values to unpack' before
     with pytest.raises(TypeError, match="train_text needs a language model"):
         torchnlp.train_text(classifier, ids, torch.optim.SGD(classifier.parameters(), lr=0.1), 2, 5, progress=False)
+
+
+@pytest.mark.parametrize(
+    ("isa", "flags", "expected"),
+    [
+        ("", {"avx512_bf16"}, True),
+        ("", {"amx_bf16", "avx2"}, True),
+        ("", {"avx2", "avx512f"}, False),
+        ("AVX2", {"avx512_bf16", "amx_bf16"}, False),  # oneDNN held below its bfloat16 code paths
+        ("avx512_core_bf16", {"avx512_bf16"}, True),
+        ("AVX512_CORE_AMX", {"amx_bf16"}, True),
+    ],
+)
+def test_cpu_has_bf16_reads_the_cpu_flags_and_the_pinned_isa(isa, flags, expected, monkeypatch):
+    monkeypatch.setattr(torchnlp, "_cpu_flags", lambda: frozenset(flags))
+    if isa:
+        monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", isa)
+    else:
+        monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    assert torchnlp.cpu_has_bf16() is expected
+
+
+def test_train_text_clips_the_gradient_and_counts_right_guesses():
+    torch.manual_seed(0)
+    model = torchnlp.CharLSTM(5, embed_dim=4, hidden_dim=6)
+    before = [p.detach().clone() for p in model.parameters()]
+    ids = torch.randint(0, 5, (11,))
+    logits, _ = model(ids[:10].view(2, 5))
+    right = (logits.argmax(-1) == ids[1:11].view(2, 5)).float().mean().item()
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+    stats = torchnlp.train_text(model, ids, optimizer, batch_size=2, seq_len=5, clip=1e-3, progress=False)
+    step = torch.cat([(p.detach() - b).flatten() for p, b in zip(model.parameters(), before)])
+    assert stats["grad_norms"][0] > 1e-3 and step.norm() <= 1e-3 * 1.0001  # measured before, then clipped
+    assert stats["acc"] == pytest.approx(right)  # one window: the accuracy of the model before its step
+    for clip in (0, -1.0):
+        with pytest.raises(ValueError, match="clip must be a positive gradient norm"):
+            torchnlp.train_text(model, ids, optimizer, batch_size=2, seq_len=5, clip=clip, progress=False)
+
+
+def test_train_text_offset_shifts_the_windows():
+    model = torchnlp.CharLSTM(30, embed_dim=4, hidden_dim=4)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    stats = torchnlp.train_text(model, torch.arange(30), optimizer, batch_size=2, seq_len=4, offset=3, progress=False)
+    assert stats["samples"] == 2 * 13  # (30 - 1 - 3) // 2 characters per stream
+
+
+def test_char_dataset_uses_the_last_character_as_a_target_only():
+    assert len(torchnlp.char_dataset(torch.arange(9), 4)) == 2  # 8 inputs and their 8 targets
+    data = torchnlp.char_dataset(torch.arange(8), 4)  # 7 targets: one window
+    assert len(data) == 1 and data[0][1].tolist() == [1, 2, 3, 4]

@@ -40,7 +40,17 @@ def test_quick_ag_news_split_is_fixed_and_disjoint(quick):
 
 
 def test_quick_mode_values(monkeypatch):
-    for value, quick in [("1", True), ("true", True), ("YES", True), ("", False), ("0", False), ("false", False)]:
+    for value, quick in [
+        ("1", True),
+        ("true", True),
+        ("YES", True),
+        (" on ", True),
+        ("", False),
+        ("0", False),
+        ("false", False),
+        ("No", False),
+        ("off", False),
+    ]:
         monkeypatch.setenv("TORCHNLP_QUICK", value)
         assert torchnlp.quick_mode() is quick
     monkeypatch.delenv("TORCHNLP_QUICK")
@@ -48,6 +58,42 @@ def test_quick_mode_values(monkeypatch):
     monkeypatch.setenv("TORCHNLP_QUICK", "quick")
     with pytest.raises(ValueError, match="TORCHNLP_QUICK must be 1 .* or 0"):
         torchnlp.quick_mode()
+
+
+def test_quick_ag_news_items_are_title_and_description(quick):
+    rows = torchnlp.read_csv("ag_news/test.csv")
+    items = torchnlp.load_ag_news("train") + torchnlp.load_ag_news("test")
+    assert sorted(items) == sorted((int(r[0]) - 1, r[1] + " " + r[2]) for r in rows)  # every row once
+    assert torchnlp.load_ag_news("test")[0] == (  # the split of the committed outputs (shuffled with seed 0)
+        2,
+        "Stocks Up as Oil Slides  NEW YORK (Reuters) - U.S. stocks jumped on Wednesday as oil  prices, which have "
+        "held investor enthusiasm for stocks in check  for months, fell sharply after a higher-than-expected crude  "
+        "build last week.",
+    )
+
+
+def test_quick_mode_never_downloads_a_missing_sample(quick, monkeypatch, tmp_path):
+    monkeypatch.setattr(torchnlp, "QUICK_DIR", tmp_path / "no-samples")
+    with pytest.raises(torchnlp.DataError, match="quick mode: the sample .*1268-0.txt is missing"):
+        torchnlp.load_book()
+    assert not (tmp_path / "cache").exists()
+
+
+def test_load_dataset_builds_the_vocabulary_on_the_train_split(quick):
+    train, _, _, vocab = torchnlp.load_dataset("imdb", min_freq=3)
+    assert vocab.itos == torchnlp.Vocab.build([t for _, t in train], min_freq=3).itos
+    _, _, _, vocab = torchnlp.load_dataset("imdb", max_tokens=500)
+    assert vocab.itos == torchnlp.Vocab.build([t for _, t in train], max_tokens=500).itos
+    _, _, _, everything = torchnlp.load_dataset("imdb")
+    assert everything.itos == torchnlp.Vocab.build([t for _, t in train]).itos
+
+
+def test_data_folders_in_order(quick, monkeypatch, tmp_path):
+    assert torchnlp.data_folders() == [torchnlp.QUICK_DIR]
+    monkeypatch.delenv("TORCHNLP_QUICK")
+    assert torchnlp.data_folders() == [tmp_path / "cache" / "torchnlp"] == [torchnlp.cache_dir()]
+    monkeypatch.setenv("TORCHNLP_DATA", str(tmp_path))
+    assert torchnlp.data_folders() == [tmp_path, tmp_path / "cache" / "torchnlp"]
 
 
 def test_unknown_names_raise(quick):
@@ -107,6 +153,44 @@ def book_folder(folder):
 def expect_sample_book(monkeypatch, url="http://127.0.0.1:9/none"):
     content = (torchnlp.QUICK_DIR / BOOK).read_bytes()
     monkeypatch.setitem(torchnlp.DATA_FILES, BOOK, ("the book", url, sha256(content), len(content)))
+
+
+def test_full_ag_news_from_a_data_folder(no_data, monkeypatch, tmp_path):
+    content = b'"3","Wall St. Bears","Short-sellers are back."\n"1","Talks","A ""quoted"" word, a comma."\n'
+    (tmp_path / "data" / "ag_news").mkdir(parents=True)
+    (tmp_path / "data" / "ag_news" / "test.csv").write_bytes(content)
+    monkeypatch.setenv("TORCHNLP_DATA", str(tmp_path / "data"))
+    monkeypatch.setitem(
+        torchnlp.DATA_FILES, "ag_news/test.csv", ("AG News", "http://127.0.0.1:9/", sha256(content), 99)
+    )
+    assert torchnlp.load_ag_news("test") == [
+        (2, "Wall St. Bears Short-sellers are back."),
+        (0, 'Talks A "quoted" word, a comma.'),
+    ]
+
+
+def test_book_without_its_end_marker_raises(no_data, monkeypatch, tmp_path):
+    content = b"preface\r\nTHE MYSTERIOUS ISLAND\r\nline\rline\r\nEnd of the Project Gutenberg\r\nlicense"
+    (tmp_path / "data" / "mysterious_island").mkdir(parents=True)
+    (tmp_path / "data" / BOOK).write_bytes(content)
+    monkeypatch.setenv("TORCHNLP_DATA", str(tmp_path / "data"))
+    monkeypatch.setitem(torchnlp.DATA_FILES, BOOK, ("the book", "http://127.0.0.1:9/", sha256(content), 99))
+    assert torchnlp.load_book() == "THE MYSTERIOUS ISLAND\nline\nline\n"  # universal newlines
+    cut = content.replace(b"End of the Project", b"")
+    (tmp_path / "data" / BOOK).write_bytes(cut)
+    monkeypatch.setitem(torchnlp.DATA_FILES, BOOK, ("the book", "http://127.0.0.1:9/", sha256(cut), 99))
+    with pytest.raises(torchnlp.DataError, match="markers"):
+        torchnlp.load_book()
+
+
+def test_a_copy_that_fails_its_checksum_is_refused(no_data, monkeypatch, tmp_path, offline):
+    folder = book_folder(tmp_path / "data")
+    monkeypatch.setenv("TORCHNLP_DATA", str(folder))
+    expect_sample_book(monkeypatch)
+    assert len(torchnlp.load_book()) == 100_000
+    (folder / BOOK).write_bytes((folder / BOOK).read_bytes()[:-1])  # one byte short
+    with pytest.raises(torchnlp.DataError, match="does not match its checksum .*delete it to download it again"):
+        torchnlp.load_book()
 
 
 def test_torchnlp_data_expands_the_home_folder(no_data, monkeypatch, tmp_path, offline):
@@ -260,6 +344,40 @@ def test_download_wrong_checksum_leaves_no_file(server, tmp_path):
     assert leftovers(tmp_path) == []
 
 
+@pytest.mark.parametrize("algorithm", ["md5", "sha256"])
+def test_download_checks_the_md5_or_the_sha256(algorithm, server, tmp_path):
+    routes, base = server
+    body = b"the archive"
+    routes["/a.tar.gz"] = (body, len(body))
+    right = hashlib.new(algorithm, body).hexdigest()
+    wrong = hashlib.new(algorithm, b"another archive").hexdigest()
+    with pytest.raises(torchnlp.DataError, match=f"does not match its checksum .{wrong} expected"):
+        torchnlp.download(base + "/a.tar.gz", tmp_path / "a.tar.gz", **{algorithm: wrong})
+    assert leftovers(tmp_path) == []
+    torchnlp.download(base + "/a.tar.gz", tmp_path / "a.tar.gz", **{algorithm: right})
+    assert (tmp_path / "a.tar.gz").read_bytes() == body
+
+
+def test_imdb_archive_with_a_wrong_md5_is_refused_and_leaves_nothing(server, no_data, monkeypatch):
+    serve_imdb(server, monkeypatch)
+    monkeypatch.setattr(torchnlp, "IMDB_MD5", hashlib.md5(b"another archive").hexdigest())
+    with pytest.raises(torchnlp.DataError, match="IMDb .* could not be downloaded .*does not match its checksum"):
+        torchnlp.load_imdb("train")
+    assert leftovers(no_data) == []
+
+
+@pytest.mark.parametrize("announce", [True, False])
+def test_download_of_exactly_max_bytes_succeeds_and_one_more_is_refused(announce, server, tmp_path):
+    routes, base = server
+    body = b"x" * 1000
+    routes["/a"] = answer(body, length="auto" if announce else None)
+    torchnlp.download(base + "/a", tmp_path / "a", max_bytes=1000)
+    assert (tmp_path / "a").read_bytes() == body
+    with pytest.raises(torchnlp.DataError, match="more than the 999 (bytes )?expected at most"):
+        torchnlp.download(base + "/a", tmp_path / "b", max_bytes=999)
+    assert leftovers(tmp_path) == ["a"]
+
+
 def test_download_interrupted_leaves_no_file(server, tmp_path):
     routes, base = server
     body = (torchnlp.QUICK_DIR / BOOK).read_bytes()
@@ -380,7 +498,7 @@ REVIEWS = {
 
 def test_convert_imdb_archive(tmp_path):
     archive = tmp_path / "aclImdb_v1.tar.gz"
-    archive.write_bytes(imdb_archive(REVIEWS))
+    archive.write_bytes(imdb_archive(REVIEWS | {("train", "unsup", 5, 0): "An unlabelled review"}))  # as the real one
     torchnlp.convert_imdb_archive(archive, tmp_path)
     with gzip.open(tmp_path / "train.csv.gz", "rt", encoding="utf-8", newline="") as f:
         rows = list(csv.reader(f))

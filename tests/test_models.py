@@ -40,6 +40,8 @@ def test_classifier_shapes(cell, layers, bidirectional):
     assert model(x, lengths).shape == (5, 4)
     assert model.fc.in_features == 6 * (2 if bidirectional else 1)
     assert model.embedding.padding_idx == 0
+    assert model.rnn.dropout == (0.1 if layers > 1 else 0.0)  # between layers (none after the last)
+    assert torchnlp.CharLSTM(20, num_layers=layers, dropout=0.1).rnn.dropout == (0.1 if layers > 1 else 0.0)
 
 
 def test_models_check_their_sizes_and_inputs():
@@ -234,6 +236,14 @@ def test_train_restore_best_loads_the_epoch_with_the_lowest_validation_loss():
         torchnlp.train(model, train_loader, epochs=1, optimizer=torch.optim.SGD(model.parameters(), 0.1), lr=0.1)
 
 
+def test_train_best_epoch_is_the_first_of_equal_validation_losses():
+    model = torchnlp.RNNClassifier(10, 2, embed_dim=4, hidden_dim=4)
+    loader = torchnlp.make_loader(toy_task(8), batch_size=8)
+    frozen = torch.optim.SGD(model.parameters(), lr=0.0)  # the same weights, the same loss, every epoch
+    history = torchnlp.train(model, loader, loader, epochs=3, optimizer=frozen, verbose=False, progress=False)
+    assert history["val_loss"][0] == history["val_loss"][2] and history["best_epoch"] == 1
+
+
 def test_train_steps_the_scheduler_once_per_epoch():
     model = torchnlp.RNNClassifier(10, 2, embed_dim=4, hidden_dim=4)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.8)
@@ -253,6 +263,22 @@ def test_seed_everything_repeats_python_and_torch_draws():
     assert draws() == first
     torchnlp.seed_everything(4)
     assert draws() != first
+
+
+def test_seed_everything_seeds_torch():
+    torch.rand(5)  # the generator is somewhere else than where seed 3 puts it
+    torchnlp.seed_everything(3)
+    drawn = torch.rand(3)
+    torch.manual_seed(3)
+    assert torch.equal(drawn, torch.rand(3))
+
+
+def test_seed_everything_seeds_python_random():
+    random.random()
+    torchnlp.seed_everything(3)
+    drawn = [random.random() for _ in range(3)]
+    random.seed(3)
+    assert drawn == [random.random() for _ in range(3)]
 
 
 def test_get_device_prefers_cuda_then_mps(monkeypatch):
@@ -578,6 +604,25 @@ def test_char_lstm_learns_and_generates():
         torchnlp.generate(model, "xyz", vocab, length=5)
 
 
+class Counter(torch.nn.Module):
+    """A language model that predicts character ``n % V`` after reading ``n`` characters: its state is ``n``."""
+
+    def __init__(self, size):
+        super().__init__()
+        self.size, self.dummy = size, torch.nn.Parameter(torch.zeros(()))
+
+    def forward(self, x, state=None):
+        read = (0 if state is None else state) + torch.arange(1, x.size(1) + 1)  # (T,) characters read so far
+        return F.one_hot(read % self.size, self.size).float().expand(len(x), -1, -1), read[-1]
+
+
+def test_generate_carries_the_state_from_character_to_character():
+    vocab = torchnlp.char_vocab("abcde")
+    assert torchnlp.generate(Counter(5), "ab", vocab, length=7, temperature=None) == "ab" + vocab.decode(
+        [2, 3, 4, 0, 1, 2, 3]
+    )
+
+
 def test_generate_bad_arguments():
     vocab = torchnlp.char_vocab("abcd")
     model = torchnlp.CharLSTM(len(vocab), embed_dim=4, hidden_dim=4)
@@ -586,6 +631,7 @@ def test_generate_bad_arguments():
         (ValueError, "length must be at least 0", dict(length=-1)),
         (TypeError, "temperature must be a number", dict(temperature="hot")),
         (ValueError, "temperature must be positive", dict(temperature=-1)),
+        (ValueError, "temperature must be positive", dict(temperature=-1, length=0)),  # checked before any step
     ]:
         with pytest.raises(error, match=message):
             torchnlp.generate(model, "ab", vocab, **kwargs)
@@ -861,3 +907,262 @@ def test_more_loop_and_model_arguments_are_checked():
     _, state = char_model(torch.tensor([[1, 2], [3, 4], [5, 6]]))
     with pytest.raises(ValueError, match=r"state must be None or \(h, c\), each \(1, 2, 6\) for this batch"):
         char_model(torch.tensor([[1, 2], [3, 4]]), state)  # a state from a batch of 3
+
+
+@pytest.mark.parametrize("pool", ["last", "max"])
+@pytest.mark.parametrize("pack", [None, True, False])  # None: no lengths, the whole padded batch is read
+@pytest.mark.parametrize(("layers", "bidirectional"), [(1, False), (2, False), (2, True)])
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_classifier_features_are_the_last_layer_read_to_each_end(cell, layers, bidirectional, pack, pool):
+    torch.manual_seed(0)
+    model = torchnlp.RNNClassifier(
+        10, 3, embed_dim=5, hidden_dim=4, cell=cell, num_layers=layers, bidirectional=bidirectional, pool=pool
+    ).eval()
+    model.pack = pack
+    x, lengths, _ = torchnlp.pad_length(toy_task(5))
+    x = F.pad(x, (0, 2))  # two more padding steps than the longest text
+    with torch.no_grad():
+        got = model(x) if pack is None else model(x, lengths)
+        texts = [x] if pack is None else [x[i : i + 1, :n] for i, n in enumerate(lengths.tolist())]
+        features = []
+        for ids in texts:
+            output, _ = model.rnn(model.embedding(ids))  # (B, T, D * 4): the last layer at every step
+            if pool == "max":
+                features.append(output.amax(1))
+            elif bidirectional:  # forward after the last step, backward after reading back to the first
+                features.append(torch.cat([output[:, -1, :4], output[:, 0, 4:]], dim=1))
+            else:
+                features.append(output[:, -1])
+        expected = model.fc(torch.cat(features))
+    torch.testing.assert_close(got, expected)
+
+
+class ModeSpy(torch.nn.Module):
+    """Wraps a model; records at each call whether it was in training mode, and raises there if ``fail``."""
+
+    def __init__(self, model, fail=False):
+        super().__init__()
+        self.model, self.fail, self.modes = model, fail, []
+
+    def forward(self, *args):
+        self.modes.append(self.training or self.model.training)
+        if self.fail:
+            raise RuntimeError("the model failed (test)")
+        return self.model(*args)
+
+
+def classifier():
+    return torchnlp.RNNClassifier(10, 2, embed_dim=4, hidden_dim=4, dropout=0.5)
+
+
+def char_model():
+    return torchnlp.CharLSTM(5, embed_dim=4, hidden_dim=4, dropout=0.5)
+
+
+def forecaster():  # (B, 6, 2) -> (B, 3, 2)
+    return torch.nn.Sequential(torch.nn.Dropout(0.5), Transpose(), torch.nn.Linear(6, 3), Transpose())
+
+
+class Transpose(torch.nn.Module):
+    def forward(self, x):
+        return x.transpose(1, 2)
+
+
+def in_eval_mode(model):
+    with torchnlp.eval_mode(model) as same:
+        assert same is model
+        model(torch.tensor([[2, 3]]))
+
+
+WORDS, CHARS = torchnlp.Vocab.build(["a b c d e"]), torchnlp.char_vocab("abcde")
+WINDOWS = torch.utils.data.TensorDataset(torch.randn(4, 6, 2), torch.randn(4, 3, 2))
+EVALUATIONS = {  # every helper that runs a model in eval mode: (model, call)
+    "eval_mode": (classifier, in_eval_mode),
+    "evaluate": (classifier, lambda m: torchnlp.evaluate(m, torchnlp.make_loader(toy_task(8), 4), progress=False)),
+    "predict": (classifier, lambda m: torchnlp.predict(m, ["a b", "c"], WORDS)),
+    "generate": (char_model, lambda m: torchnlp.generate(m, "ab", CHARS, length=3)),
+    "evaluate_text": (char_model, lambda m: torchnlp.evaluate_text(m, torch.arange(5).repeat(4), 2, seq_len=4)),
+    "evaluate_forecast": (forecaster, lambda m: torchnlp.evaluate_forecast(m, torch.utils.data.DataLoader(WINDOWS, 2))),
+}
+
+
+@pytest.mark.parametrize("fail", [False, True])
+@pytest.mark.parametrize("was_training", [True, False])
+@pytest.mark.parametrize("name", EVALUATIONS)
+def test_evaluation_runs_in_eval_mode_and_restores_the_mode(name, was_training, fail):
+    make_model, call = EVALUATIONS[name]
+    model = ModeSpy(make_model(), fail=fail).train(was_training)
+    if fail:
+        with pytest.raises(RuntimeError, match="the model failed"):
+            call(model)
+    else:
+        call(model)
+    assert model.modes and not any(model.modes)  # dropout off at every call
+    assert model.training is was_training and all(m.training is was_training for m in model.modules())
+
+
+@pytest.mark.parametrize("name", ["train_epoch", "train_text"])
+def test_training_puts_a_model_in_training_mode(name):
+    if name == "train_epoch":
+        model = ModeSpy(classifier()).eval()
+        loader = torchnlp.make_loader(toy_task(8), 4)
+        torchnlp.train_epoch(model, loader, torch.optim.SGD(model.parameters(), 0.1), progress=False)
+    else:
+        model = ModeSpy(char_model()).eval()
+        ids, optimizer = torch.arange(5).repeat(4), torch.optim.SGD(model.parameters(), 0.1)
+        torchnlp.train_text(model, ids, optimizer, batch_size=2, seq_len=4, progress=False)
+    assert model.modes and all(model.modes) and model.training  # dropout on at every call
+
+
+def test_rnn_padded_reads_a_relu_rnn_without_biases_like_packing():
+    torch.manual_seed(0)
+    rnn = torch.nn.RNN(3, 4, nonlinearity="relu", bias=False, bidirectional=True, batch_first=True)
+    x, lengths = torch.randn(3, 5, 3), torch.tensor([5, 2, 3])
+    packed, ref_h = rnn(pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False))
+    output, h_n = torchnlp.rnn_padded(rnn, x, lengths)
+    torch.testing.assert_close(output, pad_packed_sequence(packed, batch_first=True)[0])
+    torch.testing.assert_close(h_n, ref_h)
+
+
+def test_rnn_padded_drops_out_between_layers_not_after_the_last():
+    rnn = torch.nn.GRU(3, 4, num_layers=2, dropout=1.0, batch_first=True).train()  # p = 1: no randomness
+    x, lengths = torch.randn(2, 5, 3), torch.tensor([5, 3])
+    packed, ref_h = rnn(pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False))
+    output, h_n = torchnlp.rnn_padded(rnn, x, lengths)
+    torch.testing.assert_close(output, pad_packed_sequence(packed, batch_first=True)[0])
+    torch.testing.assert_close(h_n, ref_h)
+    assert output[0].abs().min() > 0
+
+
+@pytest.mark.parametrize("kind", ["classifier", "char"])
+def test_dropout_before_the_output_layer_only_in_training(kind):
+    torch.manual_seed(0)
+    if kind == "classifier":
+        model, x = torchnlp.RNNClassifier(10, 3, embed_dim=4, hidden_dim=32, dropout=0.5), torch.tensor([[2, 3, 4]])
+    else:
+        model, x = torchnlp.CharLSTM(10, embed_dim=4, hidden_dim=32, dropout=0.5), torch.tensor([[2, 3, 4]])
+
+    def logits():
+        out = model(x)
+        return out[0] if isinstance(out, tuple) else out
+
+    assert not torch.equal(logits(), logits())  # one layer: only the features' dropout is random
+    model.eval()
+    assert torch.equal(logits(), logits())
+
+
+def test_classifier_reads_padded_batches_with_rnn_padded_on_the_cpu(monkeypatch):
+    calls = []
+    rnn_padded = torchnlp.rnn_padded
+    monkeypatch.setattr(torchnlp, "rnn_padded", lambda *args: calls.append(1) or rnn_padded(*args))
+    x, lengths, _ = torchnlp.pad_length(toy_task(3))
+    torchnlp.RNNClassifier(10, 2, embed_dim=4, hidden_dim=4)(x, lengths)  # pack=None: packed only on CUDA
+    assert calls == [1]
+    torchnlp.RNNClassifier(10, 2, embed_dim=4, hidden_dim=4, pack=True)(x, lengths)
+    assert calls == [1]
+
+
+def test_count_parameters_counts_only_trainable_ones():
+    model = torchnlp.RNNClassifier(5, 2, embed_dim=3, hidden_dim=2)
+    model.embedding.weight.requires_grad_(False)  # a frozen (e.g. pretrained) embedding
+    assert torchnlp.count_parameters(model) == 40 + 16 + 6
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_make_adam_uses_the_learning_rate_for_every_parameter(sparse):
+    model = torchnlp.RNNClassifier(10, 2, embed_dim=4, hidden_dim=4, sparse=sparse)
+    optimizer = torchnlp.make_adam(model, lr=0.25)
+    optimizers = optimizer.optimizers if sparse else [optimizer]
+    assert [group["lr"] for o in optimizers for group in o.param_groups] == [0.25] * len(optimizers)
+    assert sum(p.numel() for o in optimizers for g in o.param_groups for p in g["params"]) == sum(
+        p.numel() for p in model.parameters()
+    )
+    model(torch.tensor([[2, 3]])).sum().backward()
+    optimizer.zero_grad(set_to_none=False)
+    assert all(p.grad is not None and not p.grad.to_dense().any() for p in model.parameters())
+
+
+def test_train_epoch_takes_one_step_per_batch_on_that_batch_gradient():
+    torch.manual_seed(0)
+    model = torchnlp.RNNClassifier(10, 2, embed_dim=4, hidden_dim=4)
+    reference = copy.deepcopy(model)
+    batches = list(torchnlp.make_loader(toy_task(24), batch_size=8, shuffle=False))
+    stats = torchnlp.train_epoch(model, batches, torch.optim.SGD(model.parameters(), lr=0.5), progress=False)
+    optimizer, losses, correct = torch.optim.SGD(reference.parameters(), lr=0.5), [], 0
+    for x, lengths, y in batches:  # the same by hand
+        logits = reference(x, lengths)
+        loss = F.cross_entropy(logits, y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+        correct += (logits.argmax(1) == y).sum().item()
+    for p, q in zip(model.parameters(), reference.parameters()):
+        torch.testing.assert_close(p, q)
+    assert stats["loss"] == pytest.approx(sum(losses) / 3) and stats["acc"] == correct / 24
+
+
+class Fixed(torch.nn.Module):
+    """A model whose output is ``table[x]``: logits (B, T, C) for x (B, T) (or values, for regression)."""
+
+    def __init__(self, table):
+        super().__init__()
+        self.table = torch.nn.Parameter(table)
+
+    def forward(self, x):
+        return self.table[x]
+
+
+def test_run_epoch_averages_over_targets_and_ignores_minus_100():
+    table = torch.tensor([[2.0, 0.0, 0.0], [0.0, 3.0, 0.0], [1.0, 1.0, 1.0]])  # token -> logits of 3 classes
+    batches = [
+        (torch.tensor([[0, 1, 2]]), torch.tensor([[0, 2, 1]])),
+        (torch.tensor([[1, 2, 2], [0, 0, 1]]), torch.tensor([[1, -100, -100], [2, -100, -100]])),
+    ]
+    stats = torchnlp.evaluate(Fixed(table), batches, progress=False)
+    x, y = torch.cat([b[0].flatten() for b in batches]), torch.cat([b[1].flatten() for b in batches])
+    assert stats["loss"] == pytest.approx(F.cross_entropy(table[x], y).item())  # over the 5 real targets
+    assert stats["acc"] == pytest.approx(2 / 5)  # 0 -> 0 and 1 -> 1 are right
+    assert stats["samples"] == 3
+
+
+def test_run_epoch_regression_has_no_accuracy_and_checks_the_shape():
+    model = Fixed(torch.tensor([0.5, 1.0, 2.0]))
+    batches = [
+        (torch.tensor([[0, 1]]), torch.tensor([[0.0, 1.0]])),
+        (torch.tensor([[2, 2]]), torch.tensor([[0.0, 2.0]])),
+    ]
+    stats = torchnlp.evaluate(model, batches, loss_fn=F.mse_loss, progress=False)
+    assert stats["acc"] is None and stats["loss"] == pytest.approx((0.25 + 0 + 4 + 0) / 4)
+    with pytest.raises(ValueError, match=r"output \(1, 2\) does not fit the target y \(1, 2, 1\)"):
+        torchnlp.evaluate(model, [(torch.tensor([[0, 1]]), torch.zeros(1, 2, 1))], loss_fn=F.mse_loss, progress=False)
+
+
+def test_train_uses_its_lr_and_evaluates_with_its_loss_fn(monkeypatch):
+    made = []
+    make_adam = torchnlp.make_adam
+    monkeypatch.setattr(torchnlp, "make_adam", lambda model, lr: made.append(lr) or make_adam(model, lr))
+    model = Fixed(torch.tensor([0.5, 1.0, 2.0]))
+    batches = [(torch.tensor([[0, 1]]), torch.tensor([[0.0, 1.0]]))]
+    history = torchnlp.train(model, batches, batches, lr=0.25, loss_fn=F.mse_loss, verbose=False, progress=False)
+    assert made == [0.25]
+    assert history["val_loss"] == [pytest.approx(torchnlp.evaluate(model, batches, loss_fn=F.mse_loss)["loss"])]
+
+
+def test_plot_history_marks_the_best_epoch_and_skips_a_missing_accuracy():
+    fig = torchnlp.plot_history({"train_loss": [1.0, 0.5], "val_loss": [0.9, 0.7], "best_epoch": 2})
+    assert len(fig.axes) == 1 and len(fig.axes[0].lines) == 3
+    assert fig.axes[0].lines[2].get_xdata()[0] == 2
+    fig = torchnlp.plot_history({"train_loss": [1.0], "train_acc": [None]})  # a regression's history
+    assert len(fig.axes) == 1
+
+
+def test_arguments_at_their_limits():
+    model = torchnlp.RNNClassifier(10, 2, embed_dim=4, hidden_dim=4)
+    assert model(torch.tensor([[0, 9]])).shape == (1, 2)
+    with pytest.raises(ValueError, match=r"x holds ids 0\.\.10, outside 0\.\.9"):
+        model(torch.tensor([[0, 10]]))  # one past the last row
+    with pytest.raises(TypeError, match="batch_size must be an int, not True"):
+        torchnlp.make_loader(toy_task(4), batch_size=True)
+    with pytest.raises(ValueError, match="lr must be positive, not nan"):
+        torchnlp.make_adam(model, lr=float("nan"))

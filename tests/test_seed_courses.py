@@ -4,6 +4,8 @@ Each old call either works or fails with a message that names its replacement (R
 seed courses").
 """
 
+import copy
+import re
 from pathlib import Path
 
 import pytest
@@ -14,25 +16,60 @@ import torchnlp
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
+SEED_NAMES = [
+    ("encode", "vocab.encode(text)"),
+    ("vocab", "torchnlp.load_dataset()"),
+    ("tokenizer", "torchnlp.tokenize(text)"),
+    ("train_epoch_emb", "pack=True"),
+    ("offsetify", "torchnlp.pad_length"),
+]
+
+
 def test_module_level_device_still_works():
     assert torchnlp.device == torchnlp.get_device()
 
 
-@pytest.mark.parametrize(
-    ("name", "replacement"),
-    [
-        ("encode", "vocab.encode(text)"),
-        ("vocab", "torchnlp.load_dataset()"),
-        ("tokenizer", "torchnlp.tokenize(text)"),
-        ("train_epoch_emb", "pack=True"),
-        ("offsetify", "torchnlp.pad_length"),
-    ],
-)
+@pytest.mark.parametrize(("name", "replacement"), SEED_NAMES)
 def test_removed_names_say_what_replaced_them(name, replacement):
-    with pytest.raises(AttributeError, match=f"torchnlp.{name} was part of the seed course's") as error:
-        getattr(torchnlp, name)
-    assert replacement in str(error.value)
+    removed = getattr(torchnlp, name)
+    for use in (lambda: removed("some text"), lambda: len(removed), lambda: removed.itos, lambda: list(removed)):
+        with pytest.raises(AttributeError, match=f"torchnlp.{name} was part of the seed course's") as error:
+            use()
+        assert replacement in str(error.value)
+    assert replacement in repr(removed)  # shown, not raised, where a notebook displays it
+    with pytest.raises(AttributeError, match=re.escape(replacement)):
+        len(copy.deepcopy(removed))  # a copy (e.g. of a notebook's namespace) explains itself too
     assert f"`{name}" in README.read_text()  # and the README's migration table has a row for it
+
+
+def test_star_import_gives_the_seed_names_with_their_explanations():
+    """The seed notebooks start with `from torchnlp import *` and use the names bare, as below."""
+    namespace = {}
+    exec("from torchnlp import *", namespace)
+    assert namespace["device"] == torchnlp.get_device()
+    model = torchnlp.RNNClassifier(10, 2, embed_dim=4, hidden_dim=4)
+    scope = namespace | {"model": model}
+    exec("net = model.to(device)", scope)
+    assert scope["net"] is model
+    loader = torchnlp.make_loader([(torch.tensor([2, 3]), 0)], batch_size=1)
+    uses = {
+        "encode": "encode('a text')",
+        "vocab": "len(vocab)",
+        "tokenizer": "tokenizer('a text')",
+        "train_epoch_emb": "train_epoch_emb(net, loader, lr=4, epoch_size=10, use_pack_sequence=True)",
+        "offsetify": "next(iter(torch.utils.data.DataLoader([(0, 'a text')], collate_fn=offsetify)))",
+    }
+    for name, replacement in SEED_NAMES:
+        with pytest.raises(AttributeError, match=f"torchnlp.{name} was part of the seed course's") as error:
+            exec(uses[name], namespace | {"net": model, "loader": loader})
+        assert replacement in str(error.value)
+    for name in ("vocab", "tokenizer"):  # the seed's vocab.get_stoi(), vocab['word'], 'word' in vocab...
+        for use in (f"{name}.get_stoi()", f"{name}['word']", f"'word' in {name}", f"str({name})"):
+            with pytest.raises(AttributeError, match=f"torchnlp.{name} was part of the seed course's"):
+                exec(use, namespace)
+    # ...and the course's own names, and the modules the seed's star import gave, are there as before
+    assert namespace["load_dataset"] is torchnlp.load_dataset and namespace["padify"] is torchnlp.padify
+    assert namespace["torch"] is torch
 
 
 def test_other_missing_names_are_plain_attribute_errors():

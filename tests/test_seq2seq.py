@@ -42,6 +42,19 @@ def test_split_by_word_keeps_every_pronunciation_of_a_word_together():
     assert parts != torchnlp.split_by_word(entries, (0.8, 0.1, 0.1), seed=2)
     with pytest.raises(ValueError, match="fractions"):
         torchnlp.split_by_word(entries, (0.8, 0.3, 0.1))
+    with pytest.raises(ValueError, match="fractions must be three non-negative numbers"):
+        torchnlp.split_by_word(entries, (1.2, -0.1, -0.1))  # adds up to 1, but no part can be negative
+
+
+def test_split_by_word_is_the_same_in_every_process():
+    entries = [(w, ["P"]) for w in ["the", "quick", "brown", "fox", "jumps", "over", "a", "lazy", "dog"]]
+    parts = torchnlp.split_by_word(entries, (0.6, 0.2, 0.2), seed=0)
+    # the words are sorted, then shuffled with the seed: the same parts whatever Python's string hashing
+    assert [[w for w, _ in part] for part in parts] == [
+        ["quick", "brown", "fox", "jumps", "lazy"],
+        ["a", "dog"],
+        ["the", "over"],
+    ]
 
 
 def test_pad_pairs():
@@ -108,8 +121,12 @@ def test_beam_search_stops_at_max_len_and_checks_its_arguments():
     never_ends = lambda tokens, state: (torch.tensor([[0.0, -math.inf, -1.0]]).expand(len(tokens), 3), state)  # noqa: E731
     tokens, _ = torchnlp.beam_search(never_ends, torch.zeros(1), bos=0, eos=1, beam_size=2, max_len=4)
     assert len(tokens) == 4
+    tokens, log_prob = torchnlp.beam_search(never_ends, torch.zeros(1), bos=0, eos=1, beam_size=3, max_len=3)
+    assert (tokens, log_prob) == ([0, 0, 0], 0.0)  # the most likely of the unfinished sequences
     with pytest.raises(ValueError, match="beam_size"):
         torchnlp.beam_search(never_ends, torch.zeros(1), bos=0, eos=1, beam_size=0)
+    with pytest.raises(ValueError, match="max_len"):
+        torchnlp.beam_search(never_ends, torch.zeros(1), bos=0, eos=1, max_len=0)
 
 
 def test_edit_distance():
@@ -214,3 +231,6 @@ def test_a_blank_line_in_cmudict_raises_a_data_error(no_data, monkeypatch, tmp_p
     )
     with pytest.raises(torchnlp.DataError, match="line 2 has no word and phonemes"):  # failed to unpack before
         torchnlp.load_cmudict()
+
+    with pytest.raises(ValueError, match="one prediction per word"):
+        torchnlp.error_rates([], [])  # 0 / 0 before

@@ -43,6 +43,8 @@ def test_forecast_windows_bad_input():
         torchnlp.forecast_windows(series, "test", lookback=0)
     with pytest.raises(ValueError, match="too short"):
         torchnlp.forecast_windows(series[:12000], "test")
+    with pytest.raises(ValueError, match="stride must be at least 1"):
+        torchnlp.forecast_windows(series, "test", stride=0)
 
 
 def test_standardize_uses_the_train_rows_only():
@@ -58,6 +60,9 @@ def test_standardize_uses_the_train_rows_only():
     assert torch.equal(mean, mean2) and torch.equal(std, std2)
     with pytest.raises(ValueError, match="end"):
         torchnlp.standardize(values, end=500)
+    with pytest.raises(ValueError, match=r"end must lie in 2\.\.200"):
+        torchnlp.standardize(values, end=1)  # one row has no spread: every value would become nan
+    torch.testing.assert_close(torchnlp.standardize(values, end=200)[1], values.mean(0))  # every row
 
 
 class Constant(torch.nn.Module):
@@ -84,6 +89,8 @@ def test_evaluate_forecast_averages_over_every_window_and_value():
     assert result["mae"] == pytest.approx((ys - 0.5).abs().mean().item(), rel=1e-5)
     with pytest.raises(ValueError, match="shape"):
         torchnlp.evaluate_forecast(Constant(0.0, horizon=24), loader)
+    with pytest.raises(ValueError, match="no batch"):
+        torchnlp.evaluate_forecast(Constant(0.0), [])  # 0 / 0 before
 
 
 def test_load_ett_quick(quick):

@@ -146,6 +146,7 @@ def test_vocab_lookup_and_iteration():
     with pytest.raises(TypeError, match=r"vocab.itos\[i\]"):
         v[3]  # an index is not a token: it would silently be <unk>
     assert list(v) == v.itos  # iterating used to call v[0], v[1], ... forever
+    assert all(token in v for token in ["<pad>", "<unk>", "good", "film"]) and "<unk>" not in torchnlp.char_vocab("ab")
     assert list(torchnlp.char_vocab("abca")) == ["a", "b", "c"]
     for bad in (None, ["good", "film"]):
         with pytest.raises(TypeError, match="text must be a str"):
@@ -299,3 +300,43 @@ def test_vocab_and_batching_arguments_are_checked():
     ]:
         with pytest.raises(error, match=message):
             call()
+
+
+def test_vocab_keeps_specials_once_even_when_the_texts_hold_them():
+    assert Vocab.build(["<unk> a <pad> a"]).itos == ["<pad>", "<unk>", "a"]
+
+
+def test_bucket_sampler_shuffles_the_order_of_batches_and_follows_its_seed():
+    lengths = list(range(1, 1001))
+    batches = list(torchnlp.BucketBatchSampler(lengths, batch_size=10, pool=100, seed=0))  # one pool of 100 batches
+    longest = [max(lengths[i] for i in b) for b in batches]
+    assert sorted(longest) == list(range(10, 1001, 10)) and longest != sorted(longest)  # short ones not all first
+    assert batches != list(torchnlp.BucketBatchSampler(lengths, batch_size=10, pool=100, seed=1))
+
+
+@pytest.mark.parametrize("bucket", [True, False])
+def test_make_loader_order_without_shuffle_and_with_a_seed(bucket):
+    data = [(torch.arange(1, 2 + (i * 5) % 7), i) for i in range(40)]  # lengths 1..7, the label is the item's index
+
+    def order(loader):
+        return [y.tolist() for *_, y in loader]
+
+    in_order = order(torchnlp.make_loader(data, batch_size=8, shuffle=False, bucket=bucket))
+    if bucket:  # by length, shortest first
+        assert sum(in_order, []) == sorted(range(40), key=lambda i: (len(data[i][0]), i))
+    else:
+        assert in_order == [list(range(i, i + 8)) for i in range(0, 40, 8)]
+    seeded = order(torchnlp.make_loader(data, batch_size=8, bucket=bucket, seed=1))
+    assert seeded == order(torchnlp.make_loader(data, batch_size=8, bucket=bucket, seed=1))
+    assert seeded != order(torchnlp.make_loader(data, batch_size=8, bucket=bucket, seed=2))
+    assert sorted(sum(seeded, [])) == list(range(40))
+
+
+def test_encode_dataset_and_vocab_read_a_random_split_subset():
+    """Lesson 04 encodes the Subsets of torch.utils.data.random_split (they have __getitem__, no __iter__)."""
+    data = [(0, "good film"), (1, "bad film"), (0, "good plot"), (1, "bad plot")]
+    train, val = torch.utils.data.random_split(data, [2, 2], generator=torch.Generator().manual_seed(0))
+    vocab = Vocab.build(text for _, text in train)
+    encoded = [(ids.tolist(), label) for ids, label in torchnlp.encode_dataset(train, vocab)]
+    assert encoded == [(vocab.encode(text), label) for label, text in train]
+    assert len(torchnlp.encode_dataset(val, vocab)) == 2
