@@ -97,7 +97,7 @@ def quick_mode() -> bool:
 
     In quick mode the loaders read small real samples shipped in the repository
     (``data/quick``) and never touch the network, so that every lesson runs in
-    well under a minute on a laptop CPU. CI runs the notebooks this way.
+    a few minutes on one laptop CPU core (README, Quick mode). CI runs the notebooks this way.
     Unset, empty, ``0``, ``false``, ``no`` or ``off`` mean full mode; any other
     value raises ``ValueError`` (``TORCHNLP_QUICK=false`` must not mean quick).
     """
@@ -1463,6 +1463,7 @@ def run_epoch(
     epoch_size: int | None = None,
     desc: str = "",
     progress: bool = True,
+    check_finite: bool = True,
 ) -> dict:
     """One pass over ``loader``: trains if ``optimizer`` is given, else only evaluates.
 
@@ -1482,7 +1483,9 @@ def run_epoch(
     loss over all targets seen, the accuracy (``None`` for regression), the
     number of items (rows of ``x``), the time taken, and when training, the
     norm of each batch's (dense) gradient before clipping. A loss that is NaN
-    or infinite raises ``ValueError`` (checked every 25 batches and at the end).
+    or infinite raises ``ValueError`` (checked every 25 batches and at the end);
+    ``check_finite=False`` lets a diverging run go on, its NaN losses and norms
+    recorded (lesson 04 shows one).
     """
     if not isinstance(loader, Iterable):
         raise TypeError(f"loader must be a DataLoader (or another iterable of batches), not {loader!r}")
@@ -1494,6 +1497,7 @@ def run_epoch(
         _check_positive("clip", clip)
     if epoch_size is not None:
         _check_int("epoch_size", epoch_size)
+    _check_bool("check_finite", check_finite)
     device = _model_device(model, device)
     total_loss = torch.zeros((), device=device)
     correct = torch.zeros((), device=device)
@@ -1526,7 +1530,8 @@ def run_epoch(
         total_loss += loss.detach() * n  # loss is a batch mean; keep no graph
         if step % 25 == 0:  # one GPU sync every 25 batches: a NaN loss stops the epoch before it trains on
             running = total_loss.item() / max(targets, 1)
-            _check_loss(running, f"by batch {step + 1}")
+            if check_finite:
+                _check_loss(running, f"by batch {step + 1}")
             if progress:
                 bar.set_postfix(loss=f"{running:.3f}")
         if optimizer is not None:
@@ -1546,7 +1551,8 @@ def run_epoch(
     if items == 0:
         raise ValueError("the loader yielded no batch")
     mean_loss = total_loss.item() / max(targets, 1)
-    _check_loss(mean_loss, f"after {step + 1} batches")
+    if check_finite:
+        _check_loss(mean_loss, f"after {step + 1} batches")
     return {
         "loss": mean_loss,
         "acc": correct.item() / max(targets, 1) if classes else None,
@@ -1605,6 +1611,7 @@ def train_epoch(
     epoch_size: int | None = None,
     desc: str = "train",
     progress: bool = True,
+    check_finite: bool = True,
     lr=None,
 ) -> dict:
     """Train ``model`` for one epoch (or exactly ``epoch_size`` items) with ``optimizer``; see ``run_epoch``.
@@ -1622,7 +1629,7 @@ def train_epoch(
         )
     _check_model(model)
     model.train()
-    return run_epoch(model, loader, optimizer, loss_fn, device, clip, epoch_size, desc, progress)
+    return run_epoch(model, loader, optimizer, loss_fn, device, clip, epoch_size, desc, progress, check_finite)
 
 
 @contextlib.contextmanager
@@ -1669,7 +1676,7 @@ def train(
             validation loss (needs ``val_loader``), so that the model you test
             is the one the validation set chose.
         kwargs: go to ``train_epoch`` (``clip``, ``epoch_size``, ``device``,
-            ``loss_fn``, ``progress``).
+            ``loss_fn``, ``progress``, ``check_finite``).
 
     Returns the history: a dict of lists ``train_loss``, ``train_acc``,
     ``val_loss``, ``val_acc``, ``seconds`` (training time of each epoch), one

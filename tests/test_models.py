@@ -1,6 +1,7 @@
 """Models, training loops, evaluation, plots and character generation."""
 
 import copy
+import math
 import random
 import warnings
 import weakref
@@ -824,6 +825,20 @@ def test_a_nan_loss_raises_instead_of_training_on():
         torchnlp.train(model, loader, epochs=3, loss_fn=nan_at(2), verbose=False, progress=False)
     with pytest.raises(TypeError, match="restore_best must be True or False"):
         torchnlp.train(model, loader, loader, restore_best="no", verbose=False, progress=False)
+
+
+def test_check_finite_false_lets_a_diverging_run_go_on_and_records_its_nan():
+    """Lesson 04 trains an identity-initialised ReLU RNN without clipping to show it diverge."""
+    torch.manual_seed(0)
+    model = torchnlp.RNNClassifier(10, 2, embed_dim=4, hidden_dim=4)
+    loader = torchnlp.make_loader(toy_task(24), batch_size=8, shuffle=False)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    history = torchnlp.train(model, loader, optimizer=opt, loss_fn=nan_at(1), check_finite=False, verbose=False)
+    assert math.isnan(history["train_loss"][0])
+    norms = history["grad_norms"]  # one per batch
+    assert len(norms) == 3 and math.isfinite(norms[0]) and all(math.isnan(n) for n in norms[1:])
+    with pytest.raises(TypeError, match="check_finite must be True or False"):
+        torchnlp.run_epoch(model, loader, opt, check_finite="no", progress=False)
 
 
 def test_loops_take_a_model_without_parameters():

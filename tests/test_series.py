@@ -60,7 +60,7 @@ def test_standardize_uses_the_train_rows_only():
     assert torch.equal(mean, mean2) and torch.equal(std, std2)
     with pytest.raises(ValueError, match="end"):
         torchnlp.standardize(values, end=500)
-    with pytest.raises(ValueError, match=r"end must lie in 2\.\.200"):
+    with pytest.raises(ValueError, match=r"end must be at least 2"):
         torchnlp.standardize(values, end=1)  # one row has no spread: every value would become nan
     torch.testing.assert_close(torchnlp.standardize(values, end=200)[1], values.mean(0))  # every row
 
