@@ -791,7 +791,7 @@ class Vocab:
     """
 
     def __init__(self, itos: list[str], tokenizer=tokenize, sep: str = " ", unk: str | None = "<unk>"):
-        if isinstance(itos, str) or not isinstance(itos, Iterable) or not all(isinstance(t, str) for t in itos):
+        if not _is_collection(itos) or not all(isinstance(t, str) for t in itos):
             raise TypeError(f"itos must be a list of str tokens, not {_describe(itos)}")
         if not callable(tokenizer):
             raise TypeError(f"tokenizer must be a function from a text to its tokens, not {tokenizer!r}")
@@ -888,7 +888,7 @@ class Vocab:
         if isinstance(indices, torch.Tensor):
             _check_ids("decode: indices", indices, dim=1)
             indices = indices.tolist()
-        if isinstance(indices, (str, bytes)) or not isinstance(indices, Iterable):
+        if not _is_collection(indices):
             raise TypeError(f"decode: indices must be a list of ints or a 1-D tensor, not {_describe(indices)}")
         tokens = []
         for i in indices:
