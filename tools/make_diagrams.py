@@ -669,16 +669,24 @@ def seq2seq_attention():
     label(ax, xs[-1] + 0.4, y_letter, "spelling", size=SMALL, color=MUTED, ha="left")
 
     # Decoder: s_t = RNN([y_{t-1}; c_t], s_{t-1}); inputs are the previous *true* phonemes.
-    previous, predicted = ["<s>", "F", "OW1", "N"], ["F", "OW1", "N", "<eos>"]
+    previous, predicted = ["<bos>", "F", "OW1", "N"], ["F", "OW1", "N", "<eos>"]
     columns = [1.95, 3.25, 4.55, 5.85]
     start = box(ax, 0.75, y_dec, 0.5, 0.4, "$s_0$", role="tanh")
-    arrow(ax, states[0].left, (0.35, y_enc), (0.35, y_dec), start.left, color=dec, dashed=True)
-    label(ax, 0.16, (y_enc + y_dec) / 2, "initial state", size=SMALL - 0.5, color=MUTED, rotation=90)
+    # s_0 comes from the encoder's final states: the forward one after the last letter (left half of
+    # h_5), the backward one after the first letter (right half of h_1); routed under the encoder.
+    y_route, bottom = 0.78, y_enc - 0.18
+    forward_final, backward_final = xs[-1] - 0.14, xs[0] + 0.14
+    line(ax, (forward_final, bottom), (forward_final, y_route), (backward_final, y_route), color=fwd, halo=True)
+    line(ax, (backward_final, bottom), (backward_final, y_route), color=bwd)
+    dot(ax, backward_final, y_route, dec)
+    arrow(ax, (backward_final, y_route), (0.35, y_route), (0.35, y_dec), start.left, color=dec, dashed=True, halo=True)
+    label(ax, xs[-1] + 0.4, y_route, "final states: → after E, ← after P", size=SMALL - 0.5, color=MUTED, ha="left")
+    label(ax, 0.16, (y_route + y_dec) / 2, "initial state", size=SMALL - 0.5, color=MUTED, rotation=90)
     cells, contexts = [start], []
     for t, x in enumerate(columns, start=1):
         s_t = box(ax, x, y_dec, 0.6, 0.4, f"$s_{t}$", role="tanh")
         context = op(ax, x - 0.22, y_in, f"$c_{t}$", r=0.17, size=SMALL, color=attn)
-        given = box(ax, x + 0.22, y_in, 0.42, 0.32, previous[t - 1], role="output", size=SMALL)
+        given = box(ax, x + 0.25, y_in, 0.5, 0.32, previous[t - 1], role="output", size=SMALL)
         arrow(ax, context.top, (context.x, s_t.bottom[1]))
         arrow(ax, given.top, (given.x, s_t.bottom[1]))
         out = box(ax, x, y_out, 0.55, 0.34, predicted[t - 1], role="output", size=SMALL)
@@ -717,8 +725,9 @@ def seq2seq_attention():
     equations(
         ax,
         5.6,
-        2.95,
+        3.1,
         [
+            (r"$s_0 = \tanh(W_0\,[\overrightarrow{h}_5;\ \overleftarrow{h}_1] + b_0)$", ""),
             (r"$e_{t,j} = v^\top \tanh(W_s\,s_{t-1} + W_h\,h_j)$", ""),
             (r"$\alpha_{t,j} = \mathrm{softmax}_j(e_{t,j})$", ""),
             (r"$c_t = \Sigma_j\,\alpha_{t,j}\,h_j$", ""),
