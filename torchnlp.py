@@ -2266,10 +2266,13 @@ def _is_ids(value) -> bool:
 def beam_search(step, state, bos: int, eos: int, beam_size: int = 5, max_len: int = 50):
     """The most likely output sequence of a decoder, by beam search.
 
-    Keeps the ``beam_size`` best partial sequences (by total log-probability)
-    at every step; a sequence ends when it emits ``eos``. The search stops
-    when no unfinished sequence can beat the best finished one (log-probabilities
-    only fall) or after ``max_len`` steps. ``beam_size=1`` is greedy decoding.
+    At every step each live sequence is extended by every token and the
+    ``beam_size`` best extensions (by total log-probability, not normalised by
+    length) are kept; an extension that ends with ``eos`` leaves the beam as a
+    finished candidate, and the beam is not refilled, so it shrinks. The search
+    stops when no live sequence can beat the best finished one (log-probabilities
+    only fall), when none is left, or after ``max_len`` steps.
+    ``beam_size=1`` is greedy decoding.
 
     Args:
         step: ``step(tokens (K,), state) -> (log_probs (K, V), state)``: one
