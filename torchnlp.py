@@ -2560,7 +2560,7 @@ def _log_g(x: torch.Tensor) -> torch.Tensor:
 
 def _check_cell_input(cell: nn.Module, x, h, dim: int) -> None:
     """Raise unless ``x`` is a floating-point tensor of ``dim`` dims ending in the cell's input size, ``T >= 1``,
-    and ``h`` is None or a positive ``(B, H)`` tensor."""
+    and ``h`` is None or a ``(B, H)`` tensor without negative values (or NaN)."""
     shape = "(B, T, input_size)" if dim == 3 else "(B, input_size)"
     if not (isinstance(x, torch.Tensor) and x.is_floating_point() and x.dim() == dim):
         raise TypeError(f"{type(cell).__name__}: x must be a floating-point tensor {shape}, not {_describe(x)}")
@@ -2575,11 +2575,17 @@ def _check_cell_input(cell: nn.Module, x, h, dim: int) -> None:
     expected = (x.size(0), cell.hidden_size)
     if not (isinstance(h, torch.Tensor) and h.shape == expected):
         raise ValueError(f"{type(cell).__name__}: the state must be None or a tensor {expected}, not {_describe(h)}")
-    if not (h > 0).all():
+    if not (h >= 0).all():  # also refuses NaN
         raise ValueError(
-            f"{type(cell).__name__}: the state must be positive (every state the cell computes is; "
-            "its log is taken): pass None for zeros"
+            f"{type(cell).__name__}: the state must not hold negative values or NaN (every state the cell "
+            "computes is positive; scan_log takes its log): pass None for zeros"
         )
+
+
+def _log_state(h0: torch.Tensor | None) -> torch.Tensor | None:
+    """``log(h0)`` for ``scan_log``, a 0 (a float32 state that underflowed) read as the smallest positive float
+    (so that the log and its gradient stay finite); ``None`` stays ``None`` (zeros)."""
+    return None if h0 is None else torch.log(h0.clamp_min(torch.finfo(h0.dtype).tiny))
 
 
 class MinGRU(nn.Module):
@@ -2597,8 +2603,9 @@ class MinGRU(nn.Module):
         ``step(x_t (B, input_size), h (B, hidden_size) or None) -> h_t (B, hidden_size)``: one step,
         for generation (the same values as ``forward``).
 
-    ``h0 = None`` means zeros. A given state must be positive (``ValueError`` otherwise), as every
-    state the cell returns is. Sizes must be ints of at least 1.
+    ``h0 = None`` means zeros. Every state the cell returns is positive; a given state must not
+    hold negative values (``ValueError``), and a 0 in it (e.g. a float32 state that underflowed)
+    is read as the smallest positive float. Sizes must be ints of at least 1.
 
     >>> cell = MinGRU(3, 4)
     >>> out, h = cell(torch.randn(2, 5, 3))
@@ -2620,7 +2627,7 @@ class MinGRU(nn.Module):
         log_z = -F.softplus(-k)  # log sigmoid(k)
         log_one_minus_z = -F.softplus(k)  # log(1 - sigmoid(k))
         log_b = log_z + _log_g(self.linear_h(x))
-        out = scan_log(log_one_minus_z, log_b, None if h0 is None else h0.log())
+        out = scan_log(log_one_minus_z, log_b, _log_state(h0))
         return out, out[:, -1]
 
     def step(self, x_t: torch.Tensor, h: torch.Tensor | None = None) -> torch.Tensor:
@@ -2639,7 +2646,7 @@ class MinLSTM(nn.Module):
     once with ``scan_log`` (``g`` as in ``MinGRU``).
 
     Shapes and state: as ``MinGRU`` (``forward(x (B, T, input_size), h0) -> (out (B, T, hidden_size),
-    h_T (B, hidden_size))``, ``step(x_t (B, input_size), h) -> h_t``; a given state must be positive).
+    h_T (B, hidden_size))``, ``step(x_t (B, input_size), h) -> h_t``; a given state must not be negative).
 
     >>> out, h = MinLSTM(3, 4)(torch.randn(2, 5, 3))
     >>> out.shape, h.shape
@@ -2660,7 +2667,7 @@ class MinLSTM(nn.Module):
         diff = F.softplus(-self.linear_f(x)) - F.softplus(-self.linear_i(x))  # log i - log f
         log_f = -F.softplus(diff)  # log f' = log sigmoid(log f - log i)
         log_i = -F.softplus(-diff)  # log i'
-        out = scan_log(log_f, log_i + _log_g(self.linear_h(x)), None if h0 is None else h0.log())
+        out = scan_log(log_f, log_i + _log_g(self.linear_h(x)), _log_state(h0))
         return out, out[:, -1]
 
     def step(self, x_t: torch.Tensor, h: torch.Tensor | None = None) -> torch.Tensor:

@@ -185,6 +185,22 @@ def test_cell_gradients_flow_to_every_parameter_the_input_and_h0(Cell):
 
 
 @pytest.mark.parametrize("Cell", [MinGRU, MinLSTM])
+def test_cell_state_with_zeros_is_read_as_zeros_with_finite_gradients(Cell):
+    # a float32 state can underflow to 0 (exp of a log below -104): it must not stop training
+    torch.manual_seed(0)
+    cell = Cell(3, 4)
+    x = torch.randn(2, 6, 3)
+    h0 = (torch.rand(2, 4) + 0.1) * torch.tensor([0.0, 1.0, 1.0, 0.0])
+    h0.requires_grad_()
+    out, _ = cell(x, h0)
+    torch.testing.assert_close(out, step_by_step(cell, x, h0.detach())[0])
+    torch.testing.assert_close(cell(x, torch.zeros(2, 4))[0], cell(x)[0])
+    out.sum().backward()
+    assert bool(torch.isfinite(h0.grad).all())
+    assert all(bool(torch.isfinite(p.grad).all()) for p in cell.parameters())
+
+
+@pytest.mark.parametrize("Cell", [MinGRU, MinLSTM])
 def test_cell_gradients_equal_the_step_loops(Cell):
     torch.manual_seed(0)
     cell = Cell(3, 4).double()
@@ -217,9 +233,11 @@ def test_cell_refuses_bad_arguments(Cell):
         cell(torch.randn(4, 0, 2))
     with pytest.raises(ValueError, match=r"None or a tensor \(4, 3\)"):
         cell(torch.randn(4, 5, 2), torch.ones(1, 3))
-    with pytest.raises(ValueError, match="must be positive"):
-        cell(torch.randn(4, 5, 2), torch.zeros(4, 3))
-    with pytest.raises(ValueError, match="must be positive"):
+    with pytest.raises(ValueError, match="must not hold negative values or NaN"):
+        cell(torch.randn(4, 5, 2), -torch.ones(4, 3))
+    with pytest.raises(ValueError, match="must not hold negative values or NaN"):
+        cell(torch.randn(4, 5, 2), torch.full((4, 3), math.nan))
+    with pytest.raises(ValueError, match="must not hold negative values or NaN"):
         cell.step(torch.randn(4, 2), -torch.ones(4, 3))
 
 
@@ -313,8 +331,8 @@ def test_min_rnn_lm_refuses_bad_arguments():
         model(torch.randint(0, 5, (3, 4)), state)  # a state of another batch size
     with pytest.raises(ValueError, match="a tuple of 2 tensors"):
         model(x, state[:1])
-    with pytest.raises(ValueError, match="must be positive"):
-        model(x, (state[0], torch.zeros(2, 3)))
+    with pytest.raises(ValueError, match="must not hold negative values"):
+        model(x, (state[0], -state[1]))
     with pytest.raises(TypeError, match="x_t must be a 1-D tensor"):
         model.step(x, state)
 
