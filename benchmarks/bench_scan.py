@@ -10,8 +10,8 @@ gradient, as an embedding's output does), hidden size 128, loss ``out.sum()``:
 
 - gru: ``nn.GRU(128, 128, batch_first=True)``, PyTorch's fused recurrent layer
   (its CPU kernel, cuDNN on a GPU): still T steps, each waiting for the one before;
-- loop: ``torchnlp.MinGRU`` run one step at a time (``h = cell.step(x[:, t], h)``),
-  T small steps of Python and autograd;
+- loop: ``torchnlp.MinGRU`` run one step at a time (``h = cell.step(x_t, h)`` for
+  each ``x_t`` of ``x.unbind(1)``), T small steps of Python and autograd;
 - log: ``torchnlp.MinGRU`` itself: the gates of all T steps at once, then the
   recurrence with ``torchnlp.scan_log`` (a cumsum and a logcumsumexp over T);
 - scan: the same cell's gates, then the recurrence in linear space with
@@ -51,8 +51,10 @@ def gru(model, x):
 
 def loop(model, x):
     cell, h, out = model["cell"], None, []
-    for t in range(x.size(1)):
-        h = cell.step(x[:, t], h)
+    # unbind: the backward pass stacks the T input gradients once, where x[:, t] would add each one into a
+    # zero tensor of x's full size (quadratic in T: 18.8 s of CPU time instead of 1.2 s at T = 4096 on our CPU)
+    for x_t in x.unbind(1):
+        h = cell.step(x_t, h)
         out.append(h)
     return torch.stack(out, dim=1)
 
