@@ -740,6 +740,95 @@ def seq2seq_attention():
 
 
 # ---------------------------------------------------------------------------------------------
+# 7. The segment-wise GRU forecaster (lesson 07): 4 segments in, 4 segments out in parallel
+# ---------------------------------------------------------------------------------------------
+
+
+def segment_gru():
+    fig, ax = canvas(9.8, 5.4)
+    hidden, dec = ROLES["hidden"][0], ROLES["tanh"][0]
+    y_seg, y_emb, y_gru, y_query, y_dec, y_bus, y_head, y_out = 0.7, 1.65, 2.65, 1.65, 2.65, 3.25, 4.0, 4.9
+
+    # Encoder: one column's look-back minus its last value, cut into 4 segments of 24 hours.
+    xs = [1.6 + 0.95 * j for j in range(4)]
+    previous = box(ax, xs[0] - 0.72, y_gru, 0.3, 0.36, "0", role="pad", size=SMALL)
+    for j, x in enumerate(xs, start=1):
+        segment = box(ax, x, y_seg, 0.76, 0.38, f"$s_{j}$ (24 h)", role="input", size=SMALL)
+        embed = box(ax, x, y_emb, 0.76, 0.38, f"$e_{j}$", role="input", size=SMALL)
+        cell = box(ax, x, y_gru, 0.62, 0.46, "GRU", role="hidden", size=SMALL)
+        arrow(ax, segment.top, embed.bottom)
+        arrow(ax, embed.top, cell.bottom)
+        arrow(ax, previous.right, cell.left, color=hidden)
+        previous = cell
+    label(
+        ax,
+        0.08,
+        (y_seg + y_emb) / 2,
+        "$e_j = \\mathrm{ReLU}($\n$\\quad W_e s_j + b_e)$",
+        size=SMALL - 1,
+        color=MUTED,
+        ha="left",
+    )
+    label(ax, (xs[0] + xs[-1]) / 2, y_gru + 0.45, "encoder: 4 steps over the look-back", size=SMALL, color=MUTED)
+    label(
+        ax,
+        (xs[0] + xs[-1]) / 2 - 0.3,
+        0.1,
+        "one column's look-back minus its last value $x_L$: 4 segments × 24 h",
+        size=SMALL,
+        color=MUTED,
+    )
+
+    # Decoder: h_n feeds 4 independent GRU steps, one per output segment, each with its own query q_k.
+    ks = [6.05 + 1.0 * k for k in range(4)]
+    bus = xs[-1] + 0.72
+    line(ax, previous.right, (bus, y_gru), (bus, y_bus), (ks[-1] - 0.18, y_bus), color=hidden, lw=1.6)
+    label(ax, (previous.right[0] + bus) / 2, y_gru + 0.17, "$h_n$", size=SMALL, color=hidden)
+    for k, x in enumerate(ks, start=1):
+        query = box(ax, x, y_query, 0.86, 0.38, f"$q_{k} = [p_{k}; c]$", role="gate", size=SMALL)
+        cell = box(ax, x, y_dec, 0.62, 0.46, "GRU", role="tanh", size=SMALL)
+        head = box(ax, x, y_head, 0.86, 0.38, f"$\\hat y_{k}$ (24 h)", role="output", size=SMALL)
+        arrow(ax, query.top, cell.bottom)
+        dot(ax, x - 0.18, y_bus, hidden)
+        arrow(ax, (x - 0.18, y_bus), (x - 0.18, cell.top[1]), color=hidden)
+        line(ax, (x + 0.14, cell.top[1]), (x + 0.14, y_bus + 0.12), color=dec, halo=True, zorder=3)
+        arrow(ax, (x + 0.14, y_bus + 0.1), (x + 0.14, head.bottom[1]), color=dec)
+    label(ax, ks[0] + 0.22, (y_bus + y_head) / 2 - 0.05, "dropout, linear", size=SMALL - 1.5, color=MUTED, ha="left")
+    label(
+        ax,
+        (ks[0] + ks[-1]) / 2,
+        y_query - 0.42,
+        "queries: position $p_k$ and column $c$ embeddings",
+        size=SMALL,
+        color=MUTED,
+    )
+    label(ax, (ks[0] + ks[-1]) / 2, 0.1, "decoder: 4 GRU steps from $h_n$, side by side", size=SMALL, color=MUTED)
+
+    # The forecast: the 4 output segments joined, plus the last value.
+    forecast = box(
+        ax,
+        (ks[0] + ks[-1]) / 2,
+        y_out,
+        3.9,
+        0.42,
+        r"forecast: $[\hat y_1; \hat y_2; \hat y_3; \hat y_4] + x_L$ (96 h)",
+        role="output",
+        size=SMALL,
+    )
+    for x in ks:
+        arrow(ax, (x, y_head + 0.19), (x, forecast.bottom[1]))
+    label(
+        ax,
+        (xs[0] + xs[-1]) / 2,
+        y_out,
+        "each of the 7 columns is forecast\nseparately, with the same weights",
+        size=SMALL,
+        color=MUTED,
+    )
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
 # All figures
 # ---------------------------------------------------------------------------------------------
 
@@ -751,6 +840,7 @@ FIGURES = {
     "padded-vs-packed": padded_vs_packed,
     "bidirectional-stack": bidirectional_stack,
     "seq2seq-attention": seq2seq_attention,
+    "segment-gru": segment_gru,
 }
 
 
