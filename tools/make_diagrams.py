@@ -802,7 +802,14 @@ def segment_gru():
         size=SMALL,
         color=MUTED,
     )
-    label(ax, (ks[0] + ks[-1]) / 2, 0.1, "decoder: 4 GRU steps from $h_n$, side by side", size=SMALL, color=MUTED)
+    label(
+        ax,
+        (ks[0] + ks[-1]) / 2,
+        0.1,
+        "decoder: 4 steps of the same GRU from $h_n$, side by side",
+        size=SMALL,
+        color=MUTED,
+    )
 
     # The forecast: the 4 output segments joined, plus the last value.
     forecast = box(
