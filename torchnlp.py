@@ -26,7 +26,12 @@ One file, read top to bottom:
    standard ``ETT_BORDERS``), ``evaluate_forecast``;
 9. sequence to sequence: ``load_cmudict``, ``split_by_word``, ``pad_pairs``,
    ``beam_search``, ``edit_distance``, ``strip_stress``, ``error_rates``;
-10. names of the seed courses' ``torchnlp.py`` (``encode``, ``device``,
+10. parallel RNNs: the linear recurrence ``h_t = a_t * h_{t-1} + b_t`` solved
+    step by step (``scan_sequential``), by a parallel scan (``scan_parallel``)
+    and in log space (``scan_log``); the cells ``MinGRU`` and ``MinLSTM``, the
+    language model ``MinRNNLM`` built from them and a small causal
+    ``CharTransformer`` to compare with;
+11. names of the seed courses' ``torchnlp.py`` (``encode``, ``device``,
     ``train_epoch_emb``...): each names what replaced it, also after
     ``from torchnlp import *``.
 
@@ -2433,7 +2438,437 @@ def error_rates(predictions, references, stress: bool = True) -> dict:
 
 
 # ----------------------------------------------------------------------------
-# 10. Names of the seed courses' torchnlp.py (Microsoft's "PyTorch Fundamentals" RNN unit and
+# 10. Parallel RNNs: the linear recurrence h_t = a_t * h_{t-1} + b_t, minGRU and minLSTM (Feng et al. 2024,
+# "Were RNNs All We Needed?"), and a small causal Transformer to compare them with
+
+
+def _check_scan_inputs(names: tuple[str, str, str], a, b, h0) -> None:
+    """Raise unless ``a`` and ``b`` are floating-point ``(B, T, H)`` tensors of one shape, ``T >= 1``, and ``h0``
+    is None or ``(B, H)`` (same dtype and device)."""
+    name_a, name_b, name_h0 = names
+    for name, value in ((name_a, a), (name_b, b)):
+        if not (isinstance(value, torch.Tensor) and value.is_floating_point() and value.dim() == 3):
+            raise TypeError(f"{name} must be a floating-point tensor (B, T, H), not {_describe(value)}")
+    if a.shape != b.shape:
+        raise ValueError(f"{name_a} {tuple(a.shape)} and {name_b} {tuple(b.shape)} must have the same shape (B, T, H)")
+    if a.size(1) == 0:
+        raise ValueError(f"{name_a} {tuple(a.shape)} has no step (T = 0)")
+    if a.dtype != b.dtype or a.device != b.device:
+        raise ValueError(f"{name_a} and {name_b} must have the same dtype and device")
+    if h0 is None:
+        return
+    if not (isinstance(h0, torch.Tensor) and h0.shape == (a.size(0), a.size(2))):
+        raise ValueError(f"{name_h0} must be None or a tensor {(a.size(0), a.size(2))} (B, H), not {_describe(h0)}")
+    if h0.dtype != a.dtype or h0.device != a.device:
+        raise ValueError(f"{name_h0} must have the dtype and device of {name_a} ({a.dtype}, {a.device})")
+
+
+def scan_sequential(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
+    """The linear recurrence ``h_t = a_t * h_{t-1} + b_t`` (elementwise), one step after the other.
+
+    Shapes:
+        ``a``, ``b``: ``(B, T, H)``; ``h0``: ``(B, H)``, or ``None`` for zeros.
+        Returns every state ``h`` ``(B, T, H)`` (``h[:, t]`` is ``h_t``; ``h0`` is not included).
+
+    >>> scan_sequential(torch.full((1, 3, 1), 0.5), torch.ones(1, 3, 1)).flatten()
+    tensor([1.0000, 1.5000, 1.7500])
+
+    T steps, each waiting for the one before: the form ``nn.GRU`` is stuck with, because
+    there ``a_t`` and ``b_t`` depend on ``h_{t-1}``.
+    """
+    _check_scan_inputs(("a", "b", "h0"), a, b, h0)
+    h = torch.zeros_like(a[:, 0]) if h0 is None else h0
+    out = []
+    for t in range(a.size(1)):
+        h = a[:, t] * h + b[:, t]
+        out.append(h)
+    return torch.stack(out, dim=1)
+
+
+def scan_parallel(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
+    """``scan_sequential``'s recurrence ``h_t = a_t * h_{t-1} + b_t`` by a parallel (Hillis-Steele) scan.
+
+    Step ``t`` is the map ``h -> a_t h + b_t``, written ``(a_t, b_t)``; doing ``(a', b')`` then ``(a, b)``
+    is the map ``(a a', a b' + b)``. Round ``k = 0, 1, ...`` combines every element ``t`` with element
+    ``t - 2^k`` (the first ``2^k`` elements with the identity ``(1, 0)``: padding). After
+    ``ceil(log2 T)`` rounds element ``t`` is the map of steps ``0..t`` and its ``b`` is ``h_t``.
+    Each round is one elementwise operation over all T steps at once: O(T log T) work in
+    O(log T) dependent rounds instead of O(T) work in T rounds.
+
+    Shapes: as ``scan_sequential`` (``a``, ``b`` ``(B, T, H)``, ``h0`` ``(B, H)`` or ``None``; returns
+    ``(B, T, H)``), and the same values up to rounding.
+
+    >>> scan_parallel(torch.full((1, 3, 1), 0.5), torch.ones(1, 3, 1)).flatten()
+    tensor([1.0000, 1.5000, 1.7500])
+    """
+    _check_scan_inputs(("a", "b", "h0"), a, b, h0)
+    if h0 is not None:  # fold h0 into the first step: h_0' = a_0 h0 + b_0
+        b = torch.cat([(a[:, 0] * h0 + b[:, 0])[:, None], b[:, 1:]], dim=1)
+    shift = 1
+    while shift < a.size(1):
+        a_before = F.pad(a[:, :-shift], (0, 0, shift, 0), value=1.0)  # element t - shift, or the identity (1, 0)
+        b_before = F.pad(b[:, :-shift], (0, 0, shift, 0), value=0.0)
+        a, b = a * a_before, a * b_before + b
+        shift *= 2
+    return b
+
+
+def scan_log(log_a: torch.Tensor, log_b: torch.Tensor, log_h0: torch.Tensor | None = None) -> torch.Tensor:
+    """The recurrence ``h_t = a_t * h_{t-1} + b_t`` for positive ``a``, ``b`` (and ``h0``), computed in log space.
+
+    Heinsen's (2023) form: with ``A_t = log a_0 + ... + log a_t`` (``cumsum``),
+    ``h_t = sum_{s <= t} exp(A_t - A_s) b_s``, so
+    ``log h_t = A_t + logcumsumexp(log b - A)_t``: two cumulative operations over T,
+    no loop. Computed in logs, the product of many ``a_t < 1`` does not underflow (in
+    float32, ``exp(A_t)`` is 0 once ``A_t < -104``), which breaks the direct closed form
+    ``h = cumprod(a) * cumsum(b / cumprod(a))``. The price: ``log h_t`` is the sum of two large
+    terms of opposite sign when ``A_t`` is large, so in float32 ``h`` keeps fewer digits (a relative
+    error of about 3e-5 at ``A_t = -693``, 1000 steps of ``a = 0.5``).
+
+    Shapes:
+        ``log_a``, ``log_b``: ``(B, T, H)``, the logarithms of ``a`` and ``b``; ``log_h0``: ``(B, H)``,
+        the logarithm of a positive initial state, or ``None`` for ``h0 = 0``. Returns ``h`` itself
+        (not its log) ``(B, T, H)``; every value is positive.
+
+    >>> scan_log(torch.full((1, 3, 1), 0.5).log(), torch.zeros(1, 3, 1)).flatten()
+    tensor([1.0000, 1.5000, 1.7500])
+
+    ``log_h0`` is prepended to ``log_b`` as an extra first step (with ``log a = 0``) and its
+    output dropped. Only positive ``b`` have a (real) logarithm: minGRU and minLSTM keep
+    their ``b_t`` positive with ``g`` (see ``MinGRU``).
+    """
+    _check_scan_inputs(("log_a", "log_b", "log_h0"), log_a, log_b, log_h0)
+    if log_h0 is not None:
+        log_a = F.pad(log_a, (0, 0, 1, 0), value=0.0)  # the extra first step's a does not matter
+        log_b = torch.cat([log_h0[:, None], log_b], dim=1)
+    a_star = torch.cumsum(log_a, dim=1)  # A_t
+    log_h = a_star + torch.logcumsumexp(log_b - a_star, dim=1)
+    if log_h0 is not None:
+        log_h = log_h[:, 1:]
+    return torch.exp(log_h)
+
+
+def _g(x: torch.Tensor) -> torch.Tensor:
+    """Feng et al.'s positive activation: ``x + 0.5`` for ``x >= 0``, else ``sigmoid(x)`` (continuous at 0)."""
+    return torch.where(x >= 0, x + 0.5, torch.sigmoid(x))
+
+
+def _log_g(x: torch.Tensor) -> torch.Tensor:
+    """``log(_g(x))``, computed without forming ``_g(x)``: ``log(x + 0.5)``, or ``log sigmoid(x) = -softplus(-x)``."""
+    return torch.where(x >= 0, torch.log(F.relu(x) + 0.5), -F.softplus(-x))
+
+
+def _check_cell_input(cell: nn.Module, x, h, dim: int) -> None:
+    """Raise unless ``x`` is a floating-point tensor of ``dim`` dims ending in the cell's input size, ``T >= 1``,
+    and ``h`` is None or a ``(B, H)`` tensor without negative values (or NaN)."""
+    shape = "(B, T, input_size)" if dim == 3 else "(B, input_size)"
+    if not (isinstance(x, torch.Tensor) and x.is_floating_point() and x.dim() == dim):
+        raise TypeError(f"{type(cell).__name__}: x must be a floating-point tensor {shape}, not {_describe(x)}")
+    if x.size(-1) != cell.input_size:
+        raise ValueError(
+            f"{type(cell).__name__}: x {tuple(x.shape)} must end in input_size = {cell.input_size} {shape}"
+        )
+    if dim == 3 and x.size(1) == 0:
+        raise ValueError(f"{type(cell).__name__}: x {tuple(x.shape)} has no step (T = 0)")
+    if h is None:
+        return
+    expected = (x.size(0), cell.hidden_size)
+    if not (isinstance(h, torch.Tensor) and h.shape == expected):
+        raise ValueError(f"{type(cell).__name__}: the state must be None or a tensor {expected}, not {_describe(h)}")
+    if not (h >= 0).all():  # also refuses NaN
+        raise ValueError(
+            f"{type(cell).__name__}: the state must not hold negative values or NaN (every state the cell "
+            "computes is positive; scan_log takes its log): pass None for zeros"
+        )
+
+
+def _log_state(h0: torch.Tensor | None) -> torch.Tensor | None:
+    """``log(h0)`` for ``scan_log``, a 0 (a float32 state that underflowed) read as the smallest positive float
+    (so that the log and its gradient stay finite); ``None`` stays ``None`` (zeros)."""
+    return None if h0 is None else torch.log(h0.clamp_min(torch.finfo(h0.dtype).tiny))
+
+
+class MinGRU(nn.Module):
+    """minGRU (Feng et al. 2024): a GRU whose gates read only the input, so that it runs in parallel over time.
+
+    ``z_t = sigmoid(Linear_z(x_t))``, ``h~_t = g(Linear_h(x_t))`` and ``h_t = (1 - z_t) * h_{t-1} + z_t * h~_t``:
+    a linear recurrence with ``a_t = 1 - z_t`` and ``b_t = z_t * h~_t``, which do not depend on ``h``,
+    so ``forward`` computes all T steps at once with ``scan_log`` (the log-space version of the
+    paper's appendix). ``g(x) = x + 0.5`` for ``x >= 0``, else ``sigmoid(x)``, keeps ``h~_t``, and so
+    every state, positive.
+
+    Shapes:
+        ``forward(x (B, T, input_size), h0 (B, hidden_size) or None) -> (out (B, T, hidden_size),
+        h_T (B, hidden_size))``; ``out[:, t]`` is ``h_t`` and ``h_T = out[:, -1]``.
+        ``step(x_t (B, input_size), h (B, hidden_size) or None) -> h_t (B, hidden_size)``: one step,
+        for generation (the same values as ``forward``).
+
+    ``h0 = None`` means zeros. Every state the cell returns is positive; a given state must not
+    hold negative values (``ValueError``), and a 0 in it (e.g. a float32 state that underflowed)
+    is read as the smallest positive float. Sizes must be ints of at least 1.
+
+    >>> cell = MinGRU(3, 4)
+    >>> out, h = cell(torch.randn(2, 5, 3))
+    >>> out.shape, h.shape, bool((out > 0).all())
+    (torch.Size([2, 5, 4]), torch.Size([2, 4]), True)
+    """
+
+    def __init__(self, input_size: int, hidden_size: int):
+        super().__init__()
+        _check_int("input_size", input_size)
+        _check_int("hidden_size", hidden_size)
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.linear_z = nn.Linear(input_size, hidden_size)
+        self.linear_h = nn.Linear(input_size, hidden_size)
+
+    def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None):
+        _check_cell_input(self, x, h0, dim=3)
+        k = self.linear_z(x)
+        log_z = -F.softplus(-k)  # log sigmoid(k)
+        log_one_minus_z = -F.softplus(k)  # log(1 - sigmoid(k))
+        log_b = log_z + _log_g(self.linear_h(x))
+        out = scan_log(log_one_minus_z, log_b, _log_state(h0))
+        return out, out[:, -1]
+
+    def step(self, x_t: torch.Tensor, h: torch.Tensor | None = None) -> torch.Tensor:
+        _check_cell_input(self, x_t, h, dim=2)
+        z = torch.sigmoid(self.linear_z(x_t))
+        h_tilde = _g(self.linear_h(x_t))
+        return z * h_tilde if h is None else (1 - z) * h + z * h_tilde
+
+
+class MinLSTM(nn.Module):
+    """minLSTM (Feng et al. 2024): an LSTM without the output gate and cell state, parallel over time.
+
+    ``f_t = sigmoid(Linear_f(x_t))``, ``i_t = sigmoid(Linear_i(x_t))``, normalised to
+    ``f'_t = f_t / (f_t + i_t)`` and ``i'_t = i_t / (f_t + i_t)`` (so that the scale of ``h`` does not
+    grow with the length), and ``h_t = f'_t * h_{t-1} + i'_t * g(Linear_h(x_t))``, computed for all T at
+    once with ``scan_log`` (``g`` as in ``MinGRU``).
+
+    Shapes and state: as ``MinGRU`` (``forward(x (B, T, input_size), h0) -> (out (B, T, hidden_size),
+    h_T (B, hidden_size))``, ``step(x_t (B, input_size), h) -> h_t``; a given state must not be negative).
+
+    >>> out, h = MinLSTM(3, 4)(torch.randn(2, 5, 3))
+    >>> out.shape, h.shape
+    (torch.Size([2, 5, 4]), torch.Size([2, 4]))
+    """
+
+    def __init__(self, input_size: int, hidden_size: int):
+        super().__init__()
+        _check_int("input_size", input_size)
+        _check_int("hidden_size", hidden_size)
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.linear_f = nn.Linear(input_size, hidden_size)
+        self.linear_i = nn.Linear(input_size, hidden_size)
+        self.linear_h = nn.Linear(input_size, hidden_size)
+
+    def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None):
+        _check_cell_input(self, x, h0, dim=3)
+        diff = F.softplus(-self.linear_f(x)) - F.softplus(-self.linear_i(x))  # log i - log f
+        log_f = -F.softplus(diff)  # log f' = log sigmoid(log f - log i)
+        log_i = -F.softplus(-diff)  # log i'
+        out = scan_log(log_f, log_i + _log_g(self.linear_h(x)), _log_state(h0))
+        return out, out[:, -1]
+
+    def step(self, x_t: torch.Tensor, h: torch.Tensor | None = None) -> torch.Tensor:
+        _check_cell_input(self, x_t, h, dim=2)
+        f = torch.sigmoid(self.linear_f(x_t))
+        i = torch.sigmoid(self.linear_i(x_t))
+        h_tilde = _g(self.linear_h(x_t))
+        if h is None:
+            return i / (f + i) * h_tilde
+        return f / (f + i) * h + i / (f + i) * h_tilde
+
+
+class _MinRNNBlock(nn.Module):
+    """One block of ``MinRNNLM``: ``x + Dropout(Linear(cell(LayerNorm(x))))``, then ``x + Dropout(MLP(LayerNorm(x)))``.
+
+    ``x``: ``(B, T, width)`` (all steps, in parallel) or ``(B, width)`` (one step, through ``cell.step``);
+    ``h``: ``(B, hidden_dim)`` or ``None``. Returns ``(x, h_T)`` (``h_T``: the cell's last state).
+    """
+
+    def __init__(self, width: int, hidden_dim: int, cell: str, dropout: float):
+        super().__init__()
+        self.norm_cell = nn.LayerNorm(width)
+        self.cell = MinGRU(width, hidden_dim) if cell == "gru" else MinLSTM(width, hidden_dim)
+        self.out = nn.Linear(hidden_dim, width)
+        self.norm_mlp = nn.LayerNorm(width)
+        self.mlp = nn.Sequential(nn.Linear(width, 4 * width), nn.GELU(), nn.Linear(4 * width, width))
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor | None):
+        if x.dim() == 3:
+            out, h = self.cell(self.norm_cell(x), h)
+        else:
+            out = h = self.cell.step(self.norm_cell(x), h)
+        x = x + self.dropout(self.out(out))
+        return x + self.dropout(self.mlp(self.norm_mlp(x))), h
+
+
+class MinRNNLM(nn.Module):
+    """Character language model of ``num_layers`` minGRU or minLSTM blocks (``cell='gru'`` or ``'lstm'``).
+
+    embedding ``(B, T, embed_dim)`` -> ``num_layers`` residual pre-norm blocks, each
+    ``x = x + Dropout(Linear(Cell(LayerNorm(x))))`` (the cell ``embed_dim -> hidden_dim``, the
+    linear layer back to ``embed_dim``) then ``x = x + Dropout(MLP(LayerNorm(x)))`` (an MLP
+    ``embed_dim -> 4 embed_dim -> embed_dim`` with GELU), as in Feng et al.'s language model ->
+    ``LayerNorm`` -> ``Linear`` to the logits. Every block's cell runs over all T steps at once
+    (``scan_log``).
+
+    Shapes:
+        ``forward(x (B, T) ids, state) -> (logits (B, T, vocab_size), state)``, called like
+        ``CharLSTM``, so that ``train_text``, ``evaluate_text`` and ``generate`` take it. ``state``:
+        a tuple of ``num_layers`` tensors ``(B, hidden_dim)`` (each cell's last state; positive), or
+        ``None`` for zeros.
+        ``step(x_t (B,) ids, state) -> (logits (B, vocab_size), state)``: one character through
+        every cell's ``step``; looped over T it gives ``forward``'s logits (up to rounding).
+
+    >>> model = MinRNNLM(10, embed_dim=8, hidden_dim=12, num_layers=2)
+    >>> logits, state = model(torch.randint(0, 10, (3, 5)))
+    >>> logits.shape, [tuple(h.shape) for h in state]
+    (torch.Size([3, 5, 10]), [(3, 12), (3, 12)])
+
+    Sizes must be ints of at least 1, ``cell`` ``'gru'`` or ``'lstm'``, ``dropout`` in 0..1; a
+    ``state`` of another shape raises ``ValueError``.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        embed_dim: int = 128,
+        hidden_dim: int = 256,
+        num_layers: int = 2,
+        cell: str = "gru",
+        dropout: float = 0.0,
+    ):
+        super().__init__()
+        _check_int("vocab_size", vocab_size)
+        _check_int("embed_dim", embed_dim)
+        _check_int("hidden_dim", hidden_dim)
+        _check_int("num_layers", num_layers)
+        if cell not in ("gru", "lstm"):
+            raise ValueError(f"cell must be 'gru' (minGRU) or 'lstm' (minLSTM), not {cell!r}")
+        _check_dropout("dropout", dropout)
+        self.hidden_dim = hidden_dim
+        self.embedding = nn.Embedding(vocab_size, embed_dim)
+        self.blocks = nn.ModuleList(_MinRNNBlock(embed_dim, hidden_dim, cell, dropout) for _ in range(num_layers))
+        self.norm = nn.LayerNorm(embed_dim)
+        self.fc = nn.Linear(embed_dim, vocab_size)
+
+    def _check_state(self, state, batch_size: int) -> None:
+        shape = (batch_size, self.hidden_dim)
+        if state is not None and not (
+            isinstance(state, tuple)
+            and len(state) == len(self.blocks)
+            and all(isinstance(h, torch.Tensor) and h.shape == shape for h in state)
+        ):
+            raise ValueError(
+                f"state must be None or a tuple of {len(self.blocks)} tensors {shape} (one per layer) "
+                f"for this batch, not {_describe(state)}"
+            )
+
+    def _run(self, h: torch.Tensor, state):
+        """The blocks, final norm and output layer on embeddings ``h`` ``(B, T, embed_dim)`` or ``(B, embed_dim)``."""
+        new_state = []
+        for layer, block in enumerate(self.blocks):
+            h, last = block(h, None if state is None else state[layer])
+            new_state.append(last)
+        return self.fc(self.norm(h)), tuple(new_state)
+
+    def forward(self, x: torch.Tensor, state=None):
+        _check_ids("x", x, dim=2, vocab_size=self.embedding.num_embeddings)
+        self._check_state(state, x.size(0))
+        return self._run(self.embedding(x), state)  # the embedding: (B, T, embed_dim)
+
+    def step(self, x_t: torch.Tensor, state=None):
+        _check_ids("x_t", x_t, dim=1, vocab_size=self.embedding.num_embeddings)
+        self._check_state(state, x_t.size(0))
+        return self._run(self.embedding(x_t), state)  # the embedding: (B, embed_dim)
+
+
+class CharTransformer(nn.Module):
+    """Small causal Transformer character model from PyTorch's own layers, called like ``CharLSTM``.
+
+    token embedding + learned position embedding (``context`` positions) -> ``num_layers``
+    ``nn.TransformerEncoderLayer(d_model, num_heads, 4 d_model, dropout, batch_first=True,
+    norm_first=True)`` under a causal mask (each position attends to itself and the positions
+    before it) -> ``LayerNorm`` -> ``Linear`` to the logits.
+
+    Shapes:
+        ``forward(x (B, T) ids, state) -> (logits (B, T, vocab_size), state)`` with ``T <= context``.
+        ``state`` is what a Transformer has in place of a recurrent state: the last characters it
+        read, ids ``(B, S)`` with ``1 <= S <= context - 1`` (no gradient), or ``None``. The model
+        reads the last ``context - T`` characters of ``state`` followed by ``x`` (at most
+        ``context`` in all) and returns logits for ``x`` only; the new ``state`` is the last
+        ``context - 1`` of them. So ``train_text``, ``evaluate_text`` and ``generate`` work
+        unchanged: the first character of a window sees the previous window's last
+        ``context - T`` characters, and in ``generate`` (T = 1) each new character sees the
+        ``context`` characters before it (its ``prefix`` must be at most ``context`` characters).
+        Within ``context`` characters, reading a text in pieces gives the logits of reading it at once.
+
+    >>> model = CharTransformer(10, d_model=8, num_heads=2, num_layers=1, context=6)
+    >>> logits, state = model(torch.randint(0, 10, (3, 4)))
+    >>> logits.shape, state.shape
+    (torch.Size([3, 4, 10]), torch.Size([3, 4]))
+
+    Sizes must be ints of at least 1 (``context`` at least 2), ``d_model`` a multiple of
+    ``num_heads``, ``dropout`` in 0..1; ``x`` longer than ``context`` or a bad ``state`` raise
+    ``ValueError``.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        d_model: int = 128,
+        num_heads: int = 4,
+        num_layers: int = 2,
+        context: int = 128,
+        dropout: float = 0.0,
+    ):
+        super().__init__()
+        _check_int("vocab_size", vocab_size)
+        _check_int("d_model", d_model)
+        _check_int("num_heads", num_heads)
+        _check_int("num_layers", num_layers)
+        _check_int("context", context, low=2)
+        _check_dropout("dropout", dropout)
+        if d_model % num_heads:
+            raise ValueError(f"d_model ({d_model}) must be a multiple of num_heads ({num_heads})")
+        self.context = context
+        self.embedding = nn.Embedding(vocab_size, d_model)
+        self.position = nn.Embedding(context, d_model)
+        layer = nn.TransformerEncoderLayer(
+            d_model, num_heads, 4 * d_model, dropout, activation="gelu", batch_first=True, norm_first=True
+        )
+        self.encoder = nn.TransformerEncoder(layer, num_layers, norm=nn.LayerNorm(d_model), enable_nested_tensor=False)
+        self.dropout = nn.Dropout(dropout)
+        self.fc = nn.Linear(d_model, vocab_size)
+
+    def forward(self, x: torch.Tensor, state=None):
+        vocab_size = self.embedding.num_embeddings
+        _check_ids("x", x, dim=2, vocab_size=vocab_size)
+        steps = x.size(1)
+        if steps > self.context:
+            raise ValueError(f"x has {steps} steps, more than context = {self.context}: read it in windows of context")
+        if state is not None:
+            _check_ids("state", state, dim=2, vocab_size=vocab_size)
+            if state.size(0) != x.size(0) or state.size(1) >= self.context:
+                raise ValueError(
+                    f"state must be None or the ids (B, <= {self.context - 1}) the model returned for this "
+                    f"batch of {x.size(0)}, not {tuple(state.shape)}"
+                )
+            keep = min(state.size(1), self.context - steps)  # the last characters read that still fit
+            x = torch.cat([state[:, state.size(1) - keep :], x], dim=1)
+        L = x.size(1)
+        positions = torch.arange(L, device=x.device)
+        h = self.dropout(self.embedding(x) + self.position(positions))  # (B, L, d_model)
+        mask = nn.Transformer.generate_square_subsequent_mask(L, device=x.device)  # -inf above the diagonal
+        h = self.encoder(h, mask=mask, is_causal=True)
+        return self.fc(h[:, L - steps :]), x[:, max(0, L - (self.context - 1)) :].detach()
+
+
+# ----------------------------------------------------------------------------
+# 11. Names of the seed courses' torchnlp.py (Microsoft's "PyTorch Fundamentals" RNN unit and
 # the AI-For-Beginners RNN lesson): each says what replaced it (see README, "Coming from the seed courses").
 # They are module-level names, not a module ``__getattr__``, because ``from torchnlp import *`` (the
 # seed notebooks' first line) copies the module's names and never asks ``__getattr__``. There is no
