@@ -64,10 +64,12 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# The tables of BENCHMARKS.md: the training loops (12-16 minutes on our 2-core CPU), then the recurrent layer alone (22).
+# The tables of BENCHMARKS.md: the training loops (12-16 minutes on our 2-core CPU), then the recurrent layer alone (22),
+# then GRU against minGRU step by step and in parallel.
 benchmark: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_loops.py --threads 1
 	$(BIN)/python benchmarks/bench_padded.py --threads 1
+	$(BIN)/python benchmarks/bench_scan.py --threads 1
 
 # The lessons' diagrams: images/*.svg, drawn by a script (tests/test_diagrams.py checks they are current).
 images: $(VENV)/.installed

@@ -43,3 +43,15 @@ def test_bench_padded_smoke_run_prints_the_table_and_exact_equals_packed():
     assert all(float(cell) > 0 for row in rows for cell in row[2:5])
     exact_vs_packed = [line.split("max |exact - packed| output ")[1].split(";")[0] for line in out.splitlines()[1:5]]
     assert all(float(d.split(",")[0]) < 1e-5 and float(d.split("h_n ")[1]) < 1e-5 for d in exact_vs_packed)
+
+
+def test_bench_scan_smoke_run_prints_the_table_and_the_min_grus_agree():
+    out = run("bench_scan.py", "--smoke")
+    header, *rows = table_rows(out)
+    assert header[:8] == ["T", "gru ms", "loop ms", "log ms", "scan ms", "loop/log", "loop/scan", "gru/log"]
+    assert [row[0] for row in rows] == ["8", "33"]
+    assert all(float(cell) > 0 for row in rows for cell in row[1:5])
+    assert all(float(cell) >= 0 for row in rows for cell in row[-4:])  # saved MB (or peak MB on CUDA)
+    checks = [line.split("max |log - loop| ")[1] for line in out.splitlines() if line.startswith("T=")]
+    assert len(checks) == 2
+    assert all(float(c.split(",")[0]) < 1e-4 and float(c.split("max |scan - loop| ")[1]) < 1e-4 for c in checks)
