@@ -836,6 +836,61 @@ def segment_gru():
 
 
 # ---------------------------------------------------------------------------------------------
+# 8. The linear recurrence h_t = a_t h_{t-1} + b_t step by step and by a parallel (Hillis-Steele) scan
+# ---------------------------------------------------------------------------------------------
+
+
+def parallel_scan():
+    fig, ax = canvas(9.6, 5.7)
+    hidden, gate = ROLES["hidden"][0], ROLES["gate"][0]
+    steps, dx, x0 = 8, 0.9, 2.1
+    columns = [x0 + i * dx for i in range(steps)]
+
+    # Step by step: every h_t waits for h_{t-1}, T - 1 dependent steps.
+    y_chain = 5.0
+    label(ax, 0.15, y_chain + 0.1, "step by step", ha="left")
+    label(ax, 0.15, y_chain - 0.16, "7 steps in a row", size=SMALL, color=MUTED, ha="left")
+    previous = None
+    for t, x in enumerate(columns, start=1):
+        b = box(ax, x, y_chain, 0.56, 0.36, f"$h_{t}$", role="hidden")
+        if previous:
+            arrow(ax, previous.right, b.left, color=hidden)
+        previous = b
+    line(ax, (0.15, 4.5), (9.45, 4.5), color="#C4C4C4", lw=0.8)
+
+    # The scan: level k combines element t with element t - 2^k; after log2 T levels, element t is h_t.
+    rows = [3.95, 2.85, 1.75, 0.65]
+    names = ["input", "step 1", "step 2", "step 3"]
+    notes = ["$(a_t, b_t)$", "offset 1", "offset 2", "offset 4"]
+    for level, (y, name, note) in enumerate(zip(rows, names, notes)):
+        label(ax, 0.15, y + 0.1, name, ha="left")
+        label(ax, 0.15, y - 0.16, note, size=SMALL, color=MUTED, ha="left")
+        span = 2**level  # element t now covers steps max(1, t - span + 1) .. t
+        for t, x in enumerate(columns, start=1):
+            first = max(1, t - span + 1)
+            done = first == 1
+            text = f"{t}" if first == t else f"{first}..{t}"
+            box(ax, x, y, 0.66, 0.4, text, role="hidden" if done and level else "input", size=SMALL)
+            if level == 0:
+                continue
+            above = rows[level - 1] - 0.2
+            arrow(ax, (x, above), (x, y + 0.2), color=INK, lw=1.0)
+            offset = 2 ** (level - 1)
+            if t - offset >= 1:
+                arrow(ax, (columns[t - offset - 1] + 0.12, above), (x - 0.12, y + 0.2), color=gate, lw=1.0)
+    label(
+        ax,
+        4.8,
+        0.22,
+        r"element $t$ (straight down) $\circ$ element $t - 2^k$ (slanted):   "
+        r"$(a, b) \circ (a', b') = (a\,a',\ a\,b' + b)$",
+        size=SMALL,
+    )
+    label(ax, 8.85, 0.65, "$= h_t$", color=hidden, ha="left")
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
 # All figures
 # ---------------------------------------------------------------------------------------------
 
@@ -848,6 +903,7 @@ FIGURES = {
     "bidirectional-stack": bidirectional_stack,
     "seq2seq-attention": seq2seq_attention,
     "segment-gru": segment_gru,
+    "parallel-scan": parallel_scan,
 }
 
 
