@@ -39,7 +39,7 @@ def matplotlib_version(svg: str) -> str:
 
 
 def test_the_script_draws_exactly_the_committed_diagrams(drawn):
-    assert len(NAMES) == 8
+    assert len(NAMES) == 9
     assert sorted(path.name for path in drawn.iterdir()) == sorted(PNGS + NAMES), FIX
     assert sorted(path.name for path in (ROOT / "images").iterdir()) == sorted(PNGS + NAMES), FIX
 

@@ -836,7 +836,54 @@ def segment_gru():
 
 
 # ---------------------------------------------------------------------------------------------
-# 8. The linear recurrence h_t = a_t h_{t-1} + b_t step by step and by a parallel (Hillis-Steele) scan
+# 8. A text read as B streams, window after window (truncated BPTT)
+# ---------------------------------------------------------------------------------------------
+
+
+def text_streams():
+    fig, ax = canvas(9.2, 4.1)
+    hidden = ROLES["hidden"][0]
+    left = 1.35
+    windows = [(left + 0.8, 1.5), (left + 2.85, 1.5), (left + 4.9, 1.5), (left + 6.55, 0.8)]  # centre, width
+    width = windows[-1][0] + windows[-1][1] / 2 - left
+    streams, y_text = 3, 3.7
+    label(ax, 0.1, y_text, "the text", ha="left")
+    seg = width / streams
+    for b in range(streams):
+        box(ax, left + seg * (b + 0.5), y_text, seg - 0.06, 0.34, f"stream {b + 1}", role="input", size=SMALL)
+
+    rows = [2.6, 1.95, 1.3]  # stream b, read left to right
+    top, bottom = rows[0] + 0.3, rows[-1] - 0.3
+    for b, y in enumerate(rows):
+        label(ax, 0.1, y, f"stream {b + 1}", ha="left", color=MUTED)
+        previous = None
+        for k, (x, w) in enumerate(windows):
+            current = box(ax, x, y, w, 0.4, "shorter" if k == len(windows) - 1 else "T characters", "input", SMALL)
+            if previous is not None:
+                arrow(ax, previous.right, current.left, color=hidden)
+            previous = current
+    for k, (x, w) in enumerate(windows):  # a window is one column: a batch (B, T)
+        x0, x1 = x - w / 2 - 0.06, x + w / 2 + 0.06
+        line(ax, (x0, top), (x0, bottom), (x1, bottom), (x1, top), (x0, top), dashed=True, lw=0.9, color=MUTED)
+        label(ax, x, bottom - 0.22, f"window {k + 1}" if k < len(windows) - 1 else "last window", size=SMALL)
+        if k:
+            gap = (windows[k - 1][0] + windows[k - 1][1] / 2 + x - w / 2) / 2
+            label(ax, gap, top + 0.17, "(h, c)", size=SMALL, color=hidden)
+    middle = left + width / 2
+    label(ax, middle, 0.45, "window k = one batch (B, T): row b holds the next T characters of stream b", size=SMALL)
+    label(
+        ax,
+        middle,
+        0.15,
+        "its final state (h, c), detached, is the initial state of window k + 1: gradients stay inside a window",
+        size=SMALL,
+        color=hidden,
+    )
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# 9. The linear recurrence h_t = a_t h_{t-1} + b_t step by step and by a parallel (Hillis-Steele) scan
 # ---------------------------------------------------------------------------------------------
 
 
@@ -903,6 +950,7 @@ FIGURES = {
     "bidirectional-stack": bidirectional_stack,
     "seq2seq-attention": seq2seq_attention,
     "segment-gru": segment_gru,
+    "text-streams": text_streams,
     "parallel-scan": parallel_scan,
 }
 
