@@ -907,7 +907,7 @@ def parallel_scan():
 
     # The scan: level k combines element t with element t - 2^k; after log2 T levels, element t is h_t.
     rows = [3.95, 2.85, 1.75, 0.65]
-    names = ["input", "step 1", "step 2", "step 3"]
+    names = ["input", "round k = 0", "round k = 1", "round k = 2"]
     notes = ["$(a_t, b_t)$", "offset 1", "offset 2", "offset 4"]
     for level, (y, name, note) in enumerate(zip(rows, names, notes)):
         label(ax, 0.15, y + 0.1, name, ha="left")
