@@ -67,3 +67,44 @@ def test_setup_cell_quick_switch_turns_quick_mode_on_and_never_off(monkeypatch):
     monkeypatch.delenv("TORCHNLP_QUICK")
     exec(source.replace("\nQUICK = False\n", "\nQUICK = True\n"), {})
     assert os.environ["TORCHNLP_QUICK"] == "1"
+
+
+def test_solutions_have_their_own_badge_and_link_to_and_from_their_lesson():
+    solutions = sorted((ROOT / "solutions").glob("*.ipynb"))
+    assert solutions, "no solutions notebook"
+    for path in solutions:
+        first = nbformat.read(path, as_version=4).cells[0].source
+        assert first.splitlines()[0].endswith(f"/blob/main/solutions/{path.name})"), path.name
+        lesson = ROOT / "notebooks" / path.name  # a solutions notebook has its lesson's name
+        assert lesson.is_file(), f"solutions/{path.name} has no lesson notebooks/{path.name}"
+        assert f"](../notebooks/{path.name})" in first, f"solutions/{path.name} does not link to its lesson"
+        markdown = "\n".join(c.source for c in nbformat.read(lesson, as_version=4).cells if c.cell_type == "markdown")
+        assert f"](../solutions/{path.name})" in markdown, f"notebooks/{path.name} does not link to its solutions"
+        assert colab.badge(colab.repository(), f"solutions/{path.name}") in markdown, path.name
+
+
+def test_badges_in_markdown_follow_the_repository_address():
+    old = "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/old/name/blob/main/solutions/01-x.ipynb)"
+    new = colab.badge("https://github.com/owner/course", "solutions/01-x.ipynb")
+    assert new.endswith("(https://colab.research.google.com/github/owner/course/blob/main/solutions/01-x.ipynb)")
+    assert colab.link_badges("https://github.com/owner/course", f"Solutions: {old} here.") == f"Solutions: {new} here."
+    assert colab.link_badges("https://github.com/owner/course", "[a link](../solutions/01-x.ipynb)") == (
+        "[a link](../solutions/01-x.ipynb)"
+    )
+
+
+def test_sync_gives_a_solutions_notebook_its_own_badge_and_the_setup_cell(tmp_path):
+    repo = "https://github.com/owner/course"
+    lesson_badge = colab.badge(repo, "notebooks/01-x.ipynb")  # copied from the lesson: the wrong file
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell(f"{lesson_badge}\n\n# Solutions"), nbformat.v4.new_code_cell("# setup")]
+    (tmp_path / "solutions").mkdir()
+    path = tmp_path / "solutions" / "01-x.ipynb"
+    nbformat.write(nb, path)
+    assert colab.sync_notebook(path, repo, write=False) is True
+    assert nbformat.read(path, as_version=4).cells[0].source.startswith(lesson_badge)  # --check changes nothing
+    assert colab.sync_notebook(path, repo) is True
+    cells = nbformat.read(path, as_version=4).cells
+    assert cells[0].source == f"{colab.badge(repo, 'solutions/01-x.ipynb')}\n\n# Solutions"
+    assert cells[1].source == colab.SETUP.format(repo=repo, name="course")
+    assert colab.sync_notebook(path, repo) is False  # now up to date

@@ -1,11 +1,12 @@
 """Write the Colab badges, setup cells and diagram links of every lesson from the one repository address.
 
-    python tools/colab.py            # rewrite notebooks/*.ipynb and README.md in place
+    python tools/colab.py            # rewrite notebooks/*.ipynb, solutions/*.ipynb and README.md in place
     python tools/colab.py --check    # exit 1 if any of them is out of date (a unit test runs this)
 
 The address is ``[project.urls] Repository`` in pyproject.toml: change it there, run this
-script, and every badge (first line of each notebook and the README's lesson table), every
-setup cell (each notebook's second cell) and every diagram follows. The setup cell also holds the
+script, and every badge (first line of each lesson and solutions notebook, a lesson's link to its
+solutions, the README's lesson table), every setup cell (each notebook's second cell) and every
+diagram follows. The setup cell also holds the
 quick-mode switch ``QUICK`` that the README points Colab learners to. A lesson shows a diagram
 as ``![text](../images/NAME.svg)`` when written; this script turns the link into the PNG's
 address on GitHub (``image_url``), because Colab opens a notebook without its folder (a
@@ -21,6 +22,12 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
 BADGE = "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+FOLDERS = ("notebooks", "solutions")  # the lessons, and one worked-solutions notebook per lesson
+# A Colab badge anywhere in a notebook's Markdown or in the README; group 1: notebooks/NAME.ipynb or solutions/...
+BADGE_LINK = re.compile(
+    re.escape(BADGE)
+    + r"\(https://colab\.research\.google\.com/github/[^)]*/blob/main/((?:notebooks|solutions)/[^)/]+)\)"
+)
 IMAGE = re.compile(
     r"\]\((?:\.\./images/|https://raw\.githubusercontent\.com/[^/)]+/[^/)]+/main/images/)([\w-]+)\.(?:svg|png)\)"
 )
@@ -54,9 +61,14 @@ def repository() -> str:
 
 
 def badge(repo: str, notebook: str) -> str:
-    """The Colab badge that opens ``notebooks/<notebook>`` of ``repo``'s main branch."""
+    """The Colab badge that opens ``notebook`` (e.g. ``notebooks/01-simple-rnn.ipynb``) of ``repo``'s main branch."""
     path = repo.removeprefix("https://github.com/")
-    return f"{BADGE}(https://colab.research.google.com/github/{path}/blob/main/notebooks/{notebook})"
+    return f"{BADGE}(https://colab.research.google.com/github/{path}/blob/main/{notebook})"
+
+
+def link_badges(repo: str, markdown: str) -> str:
+    """``markdown`` with every Colab badge of a lesson or solutions notebook pointed at ``repo``."""
+    return BADGE_LINK.sub(lambda m: badge(repo, m.group(1)), markdown)
 
 
 def image_url(repo: str, name: str) -> str:
@@ -70,18 +82,20 @@ def link_images(repo: str, markdown: str) -> str:
 
 
 def sync_notebook(path: Path, repo: str, write: bool = True) -> bool:
-    """Give one notebook the badge, the setup cell and the diagram links of ``repo``; True if it was out of date."""
+    """Give one notebook (in notebooks/ or solutions/) its own badge, the setup cell, the badges and the diagram
+    links of ``repo``; True if it was out of date."""
     nb = nbformat.read(path, as_version=4)
     first, second = nb.cells[0], nb.cells[1]
     lines = first.source.splitlines()
-    lines[0] = badge(repo, path.name)
+    lines[0] = badge(repo, f"{path.parent.name}/{path.name}")
     setup = SETUP.format(repo=repo, name=repo.rsplit("/", 1)[-1])
     markdown = [cell for cell in nb.cells if cell.cell_type == "markdown"]
-    linked = [link_images(repo, cell.source) for cell in markdown]
-    if "\n".join(lines) == first.source and second.source == setup and linked == [c.source for c in markdown]:
+    sources = ["\n".join(lines) if cell is first else cell.source for cell in markdown]
+    linked = [link_badges(repo, link_images(repo, source)) for source in sources]
+    if second.source == setup and linked == [cell.source for cell in markdown]:
         return False
     if write:
-        first.source, second.source = "\n".join(lines), setup
+        second.source = setup
         for cell, source in zip(markdown, linked):
             cell.source = source
         nbformat.write(nb, path)
@@ -92,8 +106,7 @@ def sync_readme(repo: str, write: bool = True) -> bool:
     """Point every Colab badge of README.md at ``repo``; True if one was out of date."""
     path = ROOT / "README.md"
     text = path.read_text(encoding="utf-8")
-    pattern = re.escape(BADGE) + r"\(https://colab\.research\.google\.com/github/[^)]*/notebooks/([^)]+)\)"
-    new = re.sub(pattern, lambda m: badge(repo, m.group(1)), text)
+    new = link_badges(repo, text)
     if new == text:
         return False
     if write:
@@ -106,7 +119,8 @@ def main() -> int:
     parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if a file is out of date")
     args = parser.parse_args()
     repo = repository()
-    stale = [p.name for p in sorted((ROOT / "notebooks").glob("*.ipynb")) if sync_notebook(p, repo, not args.check)]
+    paths = [path for folder in FOLDERS for path in sorted((ROOT / folder).glob("*.ipynb"))]
+    stale = [f"{p.parent.name}/{p.name}" for p in paths if sync_notebook(p, repo, not args.check)]
     stale += ["README.md"] if sync_readme(repo, not args.check) else []
     if stale:
         print(("out of date: " if args.check else "rewrote: ") + ", ".join(stale))
