@@ -21,7 +21,8 @@ One file, read top to bottom:
 7. characters: ``char_vocab``, sequence pairs from a text (``char_dataset``),
    continuous text in windows (``text_windows``), truncated backpropagation
    through time (``train_text``), ``evaluate_text``,
-   ``softmax_with_temperature`` and ``generate``;
+   ``softmax_with_temperature`` and ``generate``; the n-gram baseline
+   (``ngram_counts``, ``ngram_losses``);
 8. time series: ``load_ett``, ``standardize``, ``forecast_windows`` (the
    standard ``ETT_BORDERS``), ``evaluate_forecast``;
 9. sequence to sequence: ``load_cmudict``, ``split_by_word``, ``pad_pairs``,
@@ -2046,6 +2047,92 @@ def generate(
             out.append(index)
             logits, state = _language_model("generate", model, torch.tensor([[index]], device=device), state)
     return prefix + vocab.decode(out)
+
+
+def ngram_counts(text: str, order: int) -> tuple[list[collections.Counter], list[dict]]:
+    """Count the character n-grams of ``text`` for n = 1 .. ``order``: the data of an n-gram model.
+
+    Returns ``(counts, contexts)``, two lists of ``order`` entries: ``counts[k]``
+    maps each string of ``k + 1`` characters to how often it occurs in ``text``;
+    ``contexts[k]`` maps each context ``h`` of ``k`` characters to ``(N(h), K(h))``,
+    how often ``h`` is followed by a character and by how many distinct ones.
+
+    >>> counts, contexts = ngram_counts("abab", order=2)
+    >>> counts[1], contexts[1]
+    (Counter({'ab': 2, 'ba': 1}), {'a': (2, 1), 'b': (1, 1)})
+    """
+    if not isinstance(text, str) or not text:
+        raise ValueError(f"ngram_counts: text must be a non-empty str, not {_describe(text)}")
+    _check_int("order", order)
+    counts, contexts = [], []
+    for k in range(order):
+        grams = collections.Counter(text[i - k : i + 1] for i in range(k, len(text)))
+        totals, kinds = collections.Counter(), collections.Counter()
+        for gram, count in grams.items():
+            totals[gram[:-1]] += count
+            kinds[gram[:-1]] += 1
+        counts.append(grams)
+        contexts.append({h: (totals[h], kinds[h]) for h in totals})
+    return counts, contexts
+
+
+def ngram_losses(model, text: str, discount: float, vocab_size: int, start: int = 1) -> list[float]:
+    """Mean ``-ln p`` (nats per character) of ``text[start:]`` under n-gram models of every order.
+
+    Interpolated absolute discounting (Ney, Essen & Kneser 1994): with ``h`` the
+    ``n - 1`` characters before ``c`` and ``h'`` the same without its first one,
+
+        p_n(c | h) = (max(N(hc) - D, 0) + D K(h) p_{n-1}(c | h')) / N(h),
+
+    ``p_n = p_{n-1}`` where ``N(h) = 0`` (an unseen context), and ``p_0`` is uniform
+    over ``vocab_size`` characters. The context is read from ``text`` itself, so
+    characters before ``start`` serve as history; near the start of ``text`` the
+    context is shorter.
+
+    Args:
+        model: ``(counts, contexts)`` from ``ngram_counts(train_text, order)``.
+        text: the text to score; ``start`` (``0 <= start < len(text)``): the first
+            character scored.
+        discount: ``D``, in ``(0, 1]`` (above 1 the probabilities would not sum to 1).
+        vocab_size: the number of characters ``p_0`` spreads over.
+
+    Returns ``order`` floats: element ``n - 1`` is the loss of the ``n``-gram model.
+
+    >>> model = ngram_counts("abab", order=2)
+    >>> [round(loss, 3) for loss in ngram_losses(model, "ab", discount=0.5, vocab_size=2)]
+    [0.693, 0.134]
+    """
+    counts, contexts = _check_ngram_model(model)
+    if not isinstance(text, str) or not text:
+        raise ValueError(f"ngram_losses: text must be a non-empty str, not {_describe(text)}")
+    if isinstance(discount, bool) or not isinstance(discount, numbers.Real) or not 0 < discount <= 1:
+        raise ValueError(f"discount must be a number in (0, 1], not {_describe(discount)}")
+    _check_int("vocab_size", vocab_size)
+    _check_int("start", start, low=0)
+    if start >= len(text):
+        raise ValueError(f"start = {start} leaves nothing to score in a text of {len(text)} characters")
+    order = len(counts)
+    losses = [0.0] * order
+    for i in range(start, len(text)):
+        p = 1 / vocab_size  # p_0: uniform
+        for k in range(min(order, i + 1)):  # k characters of context: the (k + 1)-gram
+            total, kinds = contexts[k].get(text[i - k : i], (0, 0))
+            if total:
+                p = (max(counts[k].get(text[i - k : i + 1], 0) - discount, 0) + discount * kinds * p) / total
+            if p <= 0:
+                raise ValueError(f"character {text[i]!r} has probability 0: vocab_size {vocab_size} is too small?")
+            losses[k] -= math.log(p)
+        for k in range(i + 1, order):  # the first characters of text have a shorter history
+            losses[k] -= math.log(p)
+    return [loss / (len(text) - start) for loss in losses]
+
+
+def _check_ngram_model(model) -> tuple[list, list]:
+    if not (isinstance(model, tuple) and len(model) == 2 and isinstance(model[0], list) and isinstance(model[1], list)):
+        raise TypeError(f"model must be the (counts, contexts) of ngram_counts, not {_describe(model)}")
+    if not model[0] or len(model[0]) != len(model[1]):
+        raise ValueError("model: counts and contexts must be non-empty lists of the same length (from ngram_counts)")
+    return model
 
 
 # ----------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 """Character language models read as continuous text: windows, truncated backpropagation through time."""
 
+import math
+
 import pytest
 import torch
 
@@ -169,3 +171,55 @@ def test_char_dataset_uses_the_last_character_as_a_target_only():
     assert len(torchnlp.char_dataset(torch.arange(9), 4)) == 2  # 8 inputs and their 8 targets
     data = torchnlp.char_dataset(torch.arange(8), 4)  # 7 targets: one window
     assert len(data) == 1 and data[0][1].tolist() == [1, 2, 3, 4]
+
+
+# ---------------------------------------------------------------------------
+# The n-gram baseline (lessons 05 and 08)
+
+
+def test_ngram_counts_counts_every_gram_and_context():
+    counts, contexts = torchnlp.ngram_counts("abcab", order=3)
+    assert counts[0] == {"a": 2, "b": 2, "c": 1}
+    assert counts[2] == {"abc": 1, "bca": 1, "cab": 1}
+    assert contexts[0] == {"": (5, 3)}  # the empty context: every character, 3 kinds
+    assert contexts[1] == {"a": (2, 1), "b": (1, 1), "c": (1, 1)}  # the last 'b' is followed by nothing
+
+
+def test_ngram_probabilities_sum_to_one_for_every_order_and_context():
+    text = "the cat sat on the mat. the hat"
+    alphabet = sorted(set(text)) + ["z"]  # one character never seen in training
+    model = torchnlp.ngram_counts(text, order=4)
+    for history in ("the ", "at", "q", ""):  # a seen context, a shorter one, an unseen one, none
+        probs = [
+            [math.exp(-loss) for loss in torchnlp.ngram_losses(model, history + c, 0.7, len(alphabet), len(history))]
+            for c in alphabet
+        ]  # probs[c][n - 1]
+        for n in range(4):
+            assert math.isclose(sum(p[n] for p in probs), 1.0, rel_tol=1e-9), (history, n)
+
+
+def test_ngram_losses_by_hand_and_history_before_start():
+    model = torchnlp.ngram_counts("abab", order=2)
+    # p_1(b) = (2 - 0.5 + 0.5 * 2 * 1/2) / 4 = 0.5; p_2(b | a) = (2 - 0.5 + 0.5 * 1 * 0.5) / 2 = 0.875
+    assert torchnlp.ngram_losses(model, "ab", 0.5, 2) == pytest.approx([-math.log(0.5), -math.log(0.875)])
+    # from start = 0 the first character has no history: every order gives it p_1
+    first = -math.log((2 - 0.5 + 0.5 * 2 * 0.5) / 4)
+    assert torchnlp.ngram_losses(model, "ab", 0.5, 2, start=0) == pytest.approx([first, (first - math.log(0.875)) / 2])
+
+
+def test_ngram_losses_refuses_bad_arguments():
+    model = torchnlp.ngram_counts("abab", order=2)
+    with pytest.raises(ValueError, match="text"):
+        torchnlp.ngram_counts("", order=2)
+    with pytest.raises(ValueError, match="order"):
+        torchnlp.ngram_counts("ab", order=0)
+    with pytest.raises(TypeError, match="counts, contexts"):
+        torchnlp.ngram_losses({"ab": 1}, "ab", 0.5, 2)
+    with pytest.raises(ValueError, match="discount"):
+        torchnlp.ngram_losses(model, "ab", 1.5, 2)
+    with pytest.raises(ValueError, match="discount"):
+        torchnlp.ngram_losses(model, "ab", 0, 2)
+    with pytest.raises(ValueError, match="nothing to score"):
+        torchnlp.ngram_losses(model, "ab", 0.5, 2, start=2)
+    with pytest.raises(ValueError, match="vocab_size"):
+        torchnlp.ngram_losses(model, "ab", 0.5, 0)
