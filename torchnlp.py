@@ -2,7 +2,7 @@
 
 One file, read top to bottom:
 
-1. environment: ``quick_mode``, ``get_device``, ``cpu_has_bf16``, ``seed_everything``;
+1. environment: ``quick_mode``, ``get_device``, ``cpu_has_bf16``, ``seed_everything``, ``clock``;
 2. data files: where a file comes from (``data_folders``: ``TORCHNLP_DATA``,
    then ``cache_dir``; ``find_data_file``, ``read_data_file``, ``read_csv``;
    a verified ``download_data_file`` with ``download`` and
@@ -158,6 +158,29 @@ def seed_everything(seed: int = 0) -> None:
     _check_int("seed", seed, low=0)
     random.seed(seed)
     torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+def clock(device) -> float:
+    """Seconds to time work on ``device`` with: subtract two readings.
+
+    On a CPU, this process's CPU time (``time.process_time``), which other programs
+    sharing the machine disturb less than the wall clock. On a GPU (any other device),
+    the wall-clock time (``time.perf_counter``) once the device has finished the work
+    queued on it: CPU time would not count the GPU's work, and without the wait a
+    reading would come before the work it should include.
+
+    Example::
+
+        >>> start = clock("cpu")
+        >>> _ = sum(range(1000))
+        >>> clock("cpu") - start >= 0
+        True
+    """
+    device = _device(device)
+    if device.type == "cpu":
+        return time.process_time()
+    torch.accelerator.synchronize(device)
+    return time.perf_counter()
 
 
 # -- checks of arguments: a wrong value raises where it is passed, with its name, instead of

@@ -292,6 +292,33 @@ def test_get_device_prefers_cuda_then_mps(monkeypatch):
     assert torchnlp.get_device() == torch.device("cuda")
 
 
+def test_clock_reads_cpu_time_on_a_cpu_without_waiting_for_a_device(monkeypatch):
+    waited = []
+    monkeypatch.setattr(torch.accelerator, "synchronize", lambda device=None: waited.append(device))
+    monkeypatch.setattr(torchnlp.time, "process_time", lambda: 12.5)
+    monkeypatch.setattr(torchnlp.time, "perf_counter", lambda: 99.0)
+    assert torchnlp.clock("cpu") == 12.5
+    assert torchnlp.clock(torch.device("cpu")) == 12.5
+    assert waited == []
+
+
+def test_clock_waits_for_the_gpu_then_reads_the_wall_clock(monkeypatch):
+    events = []
+    monkeypatch.setattr(torch.accelerator, "synchronize", lambda device=None: events.append(("wait", device)))
+    monkeypatch.setattr(torchnlp.time, "perf_counter", lambda: events.append(("read", None)) or 99.0)
+    monkeypatch.setattr(torchnlp.time, "process_time", lambda: 12.5)
+    assert torchnlp.clock("cuda") == 99.0
+    assert events == [("wait", torch.device("cuda")), ("read", None)]  # the reading comes after the wait
+
+
+def test_clock_counts_cpu_work_and_refuses_a_bad_device():
+    start = torchnlp.clock("cpu")
+    sum(range(2_000_000))  # some 20-50 ms of CPU work
+    assert torchnlp.clock("cpu") - start > 0.001
+    with pytest.raises(ValueError, match="device"):
+        torchnlp.clock("gpu0")
+
+
 def test_cross_entropy_takes_the_classes_on_the_last_axis():
     torch.manual_seed(0)
     logits, labels = torch.randn(2, 5, 7), torch.randint(0, 7, (2, 5))  # a language model's (B, T, V), (B, T)
