@@ -33,7 +33,7 @@ IMAGE = re.compile(
 )
 SETUP = """\
 # QUICK = True switches on quick mode: small samples shipped with the course, the lesson in minutes, no download.
-# False: the full data, downloaded on first use (lessons 04-08 took 37-145 min each on a 2-core CPU; see the
+# False: the full data, downloaded on first use (lessons 04-08 took 50-145 min each on a 2-core CPU; see the
 # README). Back from True to False: restart the kernel first. In Colab this cell also installs the course.
 import os
 import subprocess
